@@ -1,0 +1,3 @@
+module golat/go_core
+
+go 1.22

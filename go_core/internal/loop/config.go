@@ -1,0 +1,86 @@
+// Package loop runs request loops: workers serving a workload back to back (closed loop)
+// or at a fixed or Poisson arrival rate (open loop), measuring each request's latency from
+// its intended start (coordinated omission corrected) and its service time from its
+// actual start, into one histogram each per worker.
+package loop
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+
+	"golat/go_core/internal/gcctl"
+	"golat/go_core/internal/workload"
+)
+
+// ConfigVersion is the version of the run document this package reads.
+const ConfigVersion = 1
+
+// Config is the run document Python sends (JSON). Durations are ns, rate is req/s.
+type Config struct {
+	Version         int             `json:"version"`
+	Workload        json.RawMessage `json:"workload"`
+	Rate            float64         `json:"rate"` // 0: closed loop
+	Arrivals        string          `json:"arrivals"`
+	DurationNs      int64           `json:"duration_ns"` // 0: until Requests
+	Requests        int64           `json:"requests"`    // measured requests; 0: until DurationNs
+	WarmupNs        int64           `json:"warmup_ns"`
+	Stall           *Stall          `json:"stall,omitempty"`
+	Workers         int             `json:"workers"`
+	LockOSThread    bool            `json:"lock_os_thread"`
+	Precision       int             `json:"precision"`
+	Seed            uint64          `json:"seed"`
+	LateThresholdNs int64           `json:"late_threshold_ns"`
+	GC              gcctl.Settings  `json:"gc"`
+}
+
+// Stall pauses a worker for DurationNs inside the request it is serving, once every
+// EveryNs: injected fault, and the check that latency counts the requests behind it.
+type Stall struct {
+	EveryNs    int64 `json:"every_ns"`
+	DurationNs int64 `json:"duration_ns"`
+}
+
+const maxNs = int64(3600e9) // one hour, the histograms' top
+
+// Parse decodes and validates a run document.
+func Parse(doc []byte) (Config, workload.Workload, error) {
+	c := Config{Workers: 1, Precision: 2, Arrivals: "constant", LateThresholdNs: 10_000}
+	if err := json.Unmarshal(doc, &c); err != nil {
+		return c, nil, fmt.Errorf("run config is not valid JSON: %v", err)
+	}
+	if c.Version != ConfigVersion {
+		return c, nil, fmt.Errorf("run config version %d is not supported (this core reads %d)", c.Version, ConfigVersion)
+	}
+	switch {
+	case math.IsNaN(c.Rate) || c.Rate < 0 || c.Rate > 1e9:
+		return c, nil, fmt.Errorf("rate must be 0 (closed loop) or in (0, 1e9] requests/s, got %v", c.Rate)
+	case c.Arrivals != "constant" && c.Arrivals != "poisson":
+		return c, nil, fmt.Errorf("arrivals must be \"constant\" or \"poisson\", got %q", c.Arrivals)
+	case c.DurationNs < 0 || c.DurationNs > maxNs:
+		return c, nil, fmt.Errorf("duration_ns must be in 0..%d, got %d", maxNs, c.DurationNs)
+	case c.Requests < 0:
+		return c, nil, fmt.Errorf("requests must be >= 0, got %d", c.Requests)
+	case c.DurationNs == 0 && c.Requests == 0:
+		return c, nil, fmt.Errorf("a run needs a duration or a request count")
+	case c.WarmupNs < 0 || c.WarmupNs > maxNs:
+		return c, nil, fmt.Errorf("warmup_ns must be in 0..%d, got %d", maxNs, c.WarmupNs)
+	case c.Workers < 1 || c.Workers > 4096:
+		return c, nil, fmt.Errorf("workers must be in 1..4096, got %d", c.Workers)
+	case c.Precision != 2 && c.Precision != 3:
+		return c, nil, fmt.Errorf("precision must be 2 or 3 significant digits, got %d", c.Precision)
+	case c.LateThresholdNs < 0:
+		return c, nil, fmt.Errorf("late_threshold_ns must be >= 0, got %d", c.LateThresholdNs)
+	}
+	if s := c.Stall; s != nil && (s.EveryNs <= 0 || s.DurationNs <= 0 || s.DurationNs > maxNs) {
+		return c, nil, fmt.Errorf("stall needs every_ns > 0 and duration_ns in 1..%d, got %+v", maxNs, *s)
+	}
+	if len(c.Workload) == 0 {
+		return c, nil, fmt.Errorf("run config has no workload")
+	}
+	wl, err := workload.Decode(c.Workload)
+	if err != nil {
+		return c, nil, err
+	}
+	return c, wl, nil
+}

@@ -1,0 +1,239 @@
+package loop
+
+import (
+	"encoding/json"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golat/go_core/internal/clock"
+	"golat/go_core/internal/gcctl"
+	"golat/go_core/internal/workload"
+)
+
+// Run is one started run. Its methods are safe from any goroutine.
+type Run struct {
+	cfg     Config
+	wl      workload.Workload
+	workers []*worker
+	stop    atomic.Bool
+	done    chan struct{}
+	started int64 // clock.Now() when the coordinator began
+
+	mu      sync.Mutex
+	t0      int64
+	result  *Report
+	stopped bool // ended by Stop rather than by its own limits
+}
+
+// GCReport is what the collector did inside the measured window.
+type GCReport struct {
+	Cycles       uint64     `json:"cycles"`
+	Forced       uint64     `json:"forced"`
+	PausesNs     []int64    `json:"pauses_ns"`
+	MaxPauseNs   int64      `json:"max_pause_ns"`
+	PauseHist    gcctl.Hist `json:"pause_hist_seconds"`
+	SchedLatHist gcctl.Hist `json:"sched_latencies_seconds"`
+	HeapLiveEnd  uint64     `json:"heap_live_bytes_end"`
+	HeapGoalEnd  uint64     `json:"heap_goal_bytes_end"`
+	GCPercent    int        `json:"gc_percent"`
+	MemoryLimit  int64      `json:"memory_limit"`
+}
+
+// Report is the result document (JSON) that goes with the histogram counts.
+type Report struct {
+	Requests        int64          `json:"requests"`
+	WarmupRequests  int64          `json:"warmup_requests"`
+	LateStarts      int64          `json:"late_starts"`
+	LateThresholdNs int64          `json:"late_threshold_ns"`
+	Stalls          int64          `json:"stalls"`
+	MeasuredNs      int64          `json:"measured_ns"`
+	AchievedRate    float64        `json:"achieved_rate"`
+	Interrupted     bool           `json:"interrupted"`
+	Workers         []WorkerReport `json:"workers"`
+	GC              GCReport       `json:"gc"`
+	Histograms      []string       `json:"histograms"` // order of the counts blocks
+	CountsLen       int            `json:"counts_len"`
+	Precision       int            `json:"precision"`
+	GOMAXPROCS      int            `json:"gomaxprocs"`
+	GoVersion       string         `json:"go_version"`
+	Error           string         `json:"error,omitempty"`
+}
+
+// Start validates doc and starts the run in the background.
+func Start(doc []byte) (*Run, error) {
+	cfg, wl, err := Parse(doc)
+	if err != nil {
+		return nil, err
+	}
+	r := &Run{cfg: cfg, wl: wl, done: make(chan struct{})}
+	for i := 0; i < cfg.Workers; i++ {
+		w, err := newWorker(i, cfg.Precision)
+		if err != nil {
+			return nil, err
+		}
+		if cfg.Requests > 0 {
+			w.quota = cfg.Requests / int64(cfg.Workers)
+			if int64(i) < cfg.Requests%int64(cfg.Workers) {
+				w.quota++
+			}
+		}
+		r.workers = append(r.workers, w)
+	}
+	r.started = clock.Now()
+	go r.coordinate()
+	return r, nil
+}
+
+// Stop asks the workers to finish the request they are serving and return.
+func (r *Run) Stop() {
+	r.mu.Lock()
+	r.stopped = true
+	r.mu.Unlock()
+	r.stop.Store(true)
+}
+
+// Wait blocks until the run has ended.
+func (r *Run) Wait() { <-r.done }
+
+// Poll reports progress: whether the run ended, requests served so far (warm-up
+// included) and ns since the run started.
+func (r *Run) Poll() (ended bool, requests, elapsedNs int64) {
+	select {
+	case <-r.done:
+		ended = true
+	default:
+	}
+	for _, w := range r.workers {
+		requests += w.done.Load()
+	}
+	return ended, requests, clock.Now() - r.started
+}
+
+// Result returns the report and the histogram counts, laid out as Report.Histograms
+// says, each block Report.CountsLen long. Only valid once the run has ended.
+func (r *Run) Result() (*Report, [][]int64) {
+	<-r.done
+	var blocks [][]int64
+	for _, w := range r.workers {
+		blocks = append(blocks, w.latency.Counts(), w.service.Counts(), w.delay.Counts())
+	}
+	return r.result, blocks
+}
+
+// ResultJSON is Result's report encoded.
+func (r *Run) ResultJSON() ([]byte, [][]int64, error) {
+	rep, blocks := r.Result()
+	b, err := json.Marshal(rep)
+	return b, blocks, err
+}
+
+func (r *Run) coordinate() {
+	defer close(r.done)
+	undoGC := gcctl.Apply(r.cfg.GC)
+	defer undoGC()
+
+	n := len(r.workers)
+	var ready, finished sync.WaitGroup
+	ready.Add(n)
+	finished.Add(n)
+	begin := make(chan int64)
+	for _, w := range r.workers {
+		go func(w *worker) {
+			defer finished.Done()
+			readied := false
+			defer func() {
+				if v := recover(); v != nil {
+					w.errMsg = panicMessage(v)
+					r.stop.Store(true)
+				}
+				if !readied {
+					ready.Done()
+				}
+			}()
+			req, cleanup, err := w.prepare(r)
+			defer cleanup()
+			if err != nil {
+				w.errMsg = err.Error()
+				r.stop.Store(true)
+			}
+			readied = true
+			ready.Done()
+			t0, ok := <-begin
+			if !ok || err != nil {
+				return
+			}
+			w.loop(r, req, t0)
+		}(w)
+	}
+	ready.Wait()
+	// Every worker is set up; start them together a little in the future.
+	t0 := clock.Now() + 1_000_000
+	for range r.workers {
+		begin <- t0
+	}
+	close(begin)
+
+	measureFrom := t0 + r.cfg.WarmupNs
+	if wait := measureFrom - clock.Now(); wait > 0 {
+		select {
+		case <-time.After(time.Duration(wait)):
+		case <-r.allFinished(&finished):
+		}
+	}
+	before := gcctl.Read()
+	fromWall := time.Now().UnixNano()
+	finished.Wait()
+	endMono := clock.Now()
+	after := gcctl.Read()
+	toWall := time.Now().UnixNano()
+
+	rep := &Report{
+		LateThresholdNs: r.cfg.LateThresholdNs,
+		Precision:       r.cfg.Precision,
+		CountsLen:       len(r.workers[0].latency.Counts()),
+		GOMAXPROCS:      runtime.GOMAXPROCS(0),
+		GoVersion:       runtime.Version(),
+	}
+	for _, w := range r.workers {
+		wr := w.report()
+		rep.Workers = append(rep.Workers, wr)
+		rep.Requests += wr.Requests
+		rep.WarmupRequests += wr.WarmupRequests
+		rep.LateStarts += wr.LateStarts
+		rep.Stalls += wr.Stalls
+		rep.Histograms = append(rep.Histograms, "latency", "service", "start_delay")
+		if wr.Error != "" && rep.Error == "" {
+			rep.Error = wr.Error
+		}
+	}
+	rep.MeasuredNs = endMono - measureFrom
+	if rep.MeasuredNs > 0 {
+		rep.AchievedRate = float64(rep.Requests) * 1e9 / float64(rep.MeasuredNs)
+	}
+	pauses := gcctl.PausesBetween(fromWall, toWall)
+	var maxPause int64
+	for _, p := range pauses {
+		maxPause = max(maxPause, p)
+	}
+	rep.GC = GCReport{
+		Cycles: after.GCCycles - before.GCCycles, Forced: after.GCForced - before.GCForced,
+		PausesNs: pauses, MaxPauseNs: maxPause,
+		PauseHist:    after.GCPauses.Sub(before.GCPauses),
+		SchedLatHist: after.SchedLatencies.Sub(before.SchedLatencies),
+		HeapLiveEnd:  after.HeapLive, HeapGoalEnd: after.HeapGoal,
+		GCPercent: after.GCPercent, MemoryLimit: after.MemoryLimit,
+	}
+	r.mu.Lock()
+	rep.Interrupted = r.stopped
+	r.t0 = t0
+	r.result = rep
+	r.mu.Unlock()
+}
+
+func (r *Run) allFinished(wg *sync.WaitGroup) <-chan struct{} {
+	ch := make(chan struct{})
+	go func() { wg.Wait(); close(ch) }()
+	return ch
+}

@@ -1,0 +1,79 @@
+// Package workload holds the request bodies golat's loops run. Each kind registers a
+// decoder for its JSON spec, so a new workload is one new file.
+package workload
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"sync"
+)
+
+// Request serves one request. It must not allocate unless allocating is its job.
+type Request func()
+
+// Workload builds the per-worker state of one workload kind.
+type Workload interface {
+	// NewWorker runs on the worker's own goroutine (its locked thread, when locked), so
+	// buffers it allocates follow that thread's memory policy. close is never nil.
+	NewWorker(id, workers int) (req Request, close func(), err error)
+}
+
+// Spec is the wire form: {"kind": "spin", ...kind-specific fields}.
+type Spec struct {
+	Kind string `json:"kind"`
+}
+
+// Decoder turns a full JSON spec into a Workload, validating it.
+type Decoder func(raw json.RawMessage) (Workload, error)
+
+var (
+	mu       sync.Mutex
+	decoders = map[string]Decoder{}
+)
+
+// Register adds a workload kind; it panics on a duplicate (a programming error).
+func Register(kind string, d Decoder) {
+	mu.Lock()
+	defer mu.Unlock()
+	if _, dup := decoders[kind]; dup {
+		panic("workload: duplicate kind " + kind)
+	}
+	decoders[kind] = d
+}
+
+// Kinds lists the registered kinds, sorted.
+func Kinds() []string {
+	mu.Lock()
+	defer mu.Unlock()
+	out := make([]string, 0, len(decoders))
+	for k := range decoders {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Decode builds the workload a JSON spec names.
+func Decode(raw json.RawMessage) (Workload, error) {
+	var s Spec
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return nil, fmt.Errorf("workload: %v", err)
+	}
+	mu.Lock()
+	d, ok := decoders[s.Kind]
+	mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("unknown workload kind %q (known: %v)", s.Kind, Kinds())
+	}
+	return d(raw)
+}
+
+func strict(raw json.RawMessage, v any) error {
+	if err := json.Unmarshal(raw, v); err != nil {
+		return fmt.Errorf("workload: %v", err)
+	}
+	return nil
+}
+
+func nop() {}

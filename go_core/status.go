@@ -1,0 +1,116 @@
+package main
+
+/*
+#include <stdint.h>
+*/
+import "C"
+
+import (
+	"encoding/json"
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"unsafe"
+
+	"golat/go_core/internal/loop"
+)
+
+// Statuses; golat/_native.py maps each to an exception class.
+const (
+	statusOK             = 0
+	statusConfig         = 1 // bad input -> ConfigError
+	statusPermission     = 2 // the OS refused -> PermissionDenied
+	statusUnsupported    = 3 // not on this machine -> Unsupported
+	statusInternal       = 4 // a panic or a bug -> CoreError
+	statusNotFound       = 5 // unknown handle -> CoreError
+	statusBufferTooSmall = 6 // retry with the sizes written back
+)
+
+// fail writes msg into err (truncated, NUL-terminated) and returns code.
+func fail(code C.int, msg string, err *C.char, errcap C.int) C.int {
+	if err != nil && errcap > 0 {
+		dst := unsafe.Slice((*byte)(unsafe.Pointer(err)), int(errcap))
+		n := copy(dst[:len(dst)-1], msg)
+		dst[n] = 0
+	}
+	return code
+}
+
+// guard turns a panic in an export into statusInternal with the panic and its stack.
+func guard(st *C.int, err *C.char, errcap C.int) {
+	if v := recover(); v != nil {
+		*st = fail(statusInternal, fmt.Sprintf("Go panic: %v\n%s", v, debug.Stack()), err, errcap)
+	}
+}
+
+// putBytes copies b into the caller's buffer, or reports the size it needs.
+func putBytes(b []byte, out *C.char, outcap C.int64_t, n *C.int64_t, err *C.char, errcap C.int) C.int {
+	*n = C.int64_t(len(b))
+	if int64(outcap) < int64(len(b)) {
+		return fail(statusBufferTooSmall, "output buffer too small", err, errcap)
+	}
+	if len(b) > 0 {
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(out)), len(b)), b)
+	}
+	return statusOK
+}
+
+func putJSON(v any, out *C.char, outcap C.int64_t, n *C.int64_t, err *C.char, errcap C.int) C.int {
+	b, e := json.Marshal(v)
+	if e != nil {
+		return fail(statusInternal, e.Error(), err, errcap)
+	}
+	return putBytes(b, out, outcap, n, err, errcap)
+}
+
+// Runs live here between start and free; Python holds only the handle.
+var (
+	runsMu  sync.Mutex
+	runs    = map[int64]*loop.Run{}
+	lastRun int64
+)
+
+func startRun(doc []byte) (int64, error) {
+	r, err := loop.Start(doc)
+	if err != nil {
+		return 0, err
+	}
+	runsMu.Lock()
+	defer runsMu.Unlock()
+	lastRun++
+	runs[lastRun] = r
+	return lastRun, nil
+}
+
+func lookupRun(h int64) *loop.Run {
+	runsMu.Lock()
+	defer runsMu.Unlock()
+	return runs[h]
+}
+
+// freeRun stops the run if it is still going, waits for it and forgets it.
+func freeRun(h int64) bool {
+	runsMu.Lock()
+	r := runs[h]
+	delete(runs, h)
+	runsMu.Unlock()
+	if r == nil {
+		return false
+	}
+	r.Stop()
+	r.Wait()
+	return true
+}
+
+// activeRuns counts runs not yet ended (a leak check for tests).
+func activeRuns() int {
+	runsMu.Lock()
+	defer runsMu.Unlock()
+	n := 0
+	for _, r := range runs {
+		if ended, _, _ := r.Poll(); !ended {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,12 @@
+"""golat: measure, and cut, tail latency with a Go real-time core.
+
+Importing golat is cheap and starts no Go runtime; the core loads on first use.
+"""
+
+from . import errors, runtime, workloads
+from ._histogram import Histogram
+from ._result import Result
+from ._run import Stall, run
+from ._version import __version__
+
+__all__ = ["Histogram", "Result", "Stall", "errors", "run", "runtime", "workloads", "__version__"]

@@ -1,0 +1,199 @@
+"""The ``golat`` command: ``golat info``, ``golat run WORKLOAD ...``.
+
+Bad input exits with status 2 and a one-line reason; Ctrl-C exits 130 after stopping
+the run cleanly.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from .errors import GolatError
+
+EPILOG_WORKLOADS = """workloads (KIND[:key=value,...]):
+  noop                                    the harness floor
+  spin:ns=10us                            busy-wait per request
+  alloc:size=1KiB,count=16,live_bytes=256MiB   allocate per request, keep a live heap
+  pooled_alloc:size=1KiB,count=16,live_bytes=256MiB   the same from pools, no allocation
+  syscall:getpid | syscall:pipe           one system call / a pipe round trip
+"""
+
+
+def _parser() -> Any:
+    import argparse
+
+    p = argparse.ArgumentParser(
+        prog="golat",
+        description="Measure tail latency with golat's Go core: GC policy, thread locking, "
+        "CPU pinning and NUMA placement, measured on this machine.",
+    )
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    info = sub.add_parser("info", help="show the environment and the Go runtime's settings")
+    info.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+    run = sub.add_parser(
+        "run", help="run one workload and print its latency table",
+        epilog=EPILOG_WORKLOADS, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    run.add_argument("workload", nargs="?", default="noop", help="workload (default: noop)")
+    run.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="requests/s, open loop (default: closed loop, back to back)",
+    )
+    run.add_argument("--duration", default="5s", help="measured time, e.g. 10s (default 5s)")
+    run.add_argument("--requests", type=int, default=None, help="stop after N measured requests")
+    run.add_argument("--warmup", default="0s", help="time left out of the statistics (e.g. 1s)")
+    run.add_argument("--arrivals", choices=("constant", "poisson"), default="constant")
+    run.add_argument(
+        "--gc", default=None, help="GC percent during the run: a number, 'off' or 'default'"
+    )
+    run.add_argument("--memory-limit", default=None, help="soft memory limit, e.g. 1GiB")
+    run.add_argument("--workers", type=int, default=1, help="request loops (default 1)")
+    run.add_argument(
+        "--precision",
+        type=int,
+        choices=(2, 3),
+        default=2,
+        help="histogram significant digits (default 2: 1%% error)",
+    )
+    run.add_argument(
+        "--stall", default=None, metavar="EVERY:DURATION", help="inject a stall, e.g. 1s:20ms"
+    )
+    run.add_argument("--json", metavar="FILE", help="write the full result as JSON")
+    run.add_argument("--hgrm", metavar="FILE", help="write the latency percentile distribution")
+    run.add_argument("--slo", default=None, help="bounds to check, e.g. 'p99<=200us,max<=5ms'")
+    run.add_argument("--quiet", action="store_true", help="no progress line")
+    return p
+
+
+class _ProgressLine:
+    """One status line on stderr, rewritten in place, only on a terminal and past 2 s."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self.shown = False
+
+    def __call__(self, served: int, elapsed: float, planned: float) -> None:
+        if not self.enabled or (elapsed < 2.0 and not self.shown):
+            return
+        total = f"/{planned:.0f} s" if planned == planned else " s"
+        sys.stderr.write(f"\r  running {elapsed:5.1f}{total}  {served:>12,} requests ")
+        sys.stderr.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r" + " " * 60 + "\r")
+            sys.stderr.flush()
+
+
+def _cmd_info(args: Any) -> int:
+    import json
+
+    from . import _env, _topology, runtime
+
+    m = runtime.metrics()
+    env = _env.collect({"go_version": m.go_version, "gomaxprocs": m.gomaxprocs})
+    settings = {"gc_percent": m.gc_percent, "memory_limit": m.memory_limit,
+                "gomaxprocs": m.gomaxprocs, "goroutines": m.goroutines}  # fmt: skip
+    topo = _topology.topology()
+    if args.json:
+        print(json.dumps({"environment": env, "runtime": settings, "topology": topo.to_dict()},
+                         indent=2))  # fmt: skip
+        return 0
+    from ._format import table
+
+    rows = [[k, str(v)] for k, v in env.items()]
+    rows += [[f"runtime.{k}", str(v)] for k, v in settings.items()]
+    print(table(["setting", "value"], rows, align_left=2))
+    print()
+    print(topo.format())
+    return 0
+
+
+def _cmd_run(args: Any) -> int:
+    from . import _units, workloads
+    from ._run import Stall, run
+
+    wl = workloads.parse(args.workload)
+    stall = None
+    if args.stall:
+        every, sep, dur = args.stall.partition(":")
+        if not sep:
+            raise GolatError_config(
+                f"--stall must be EVERY:DURATION like 1s:20ms, got {args.stall!r}"
+            )
+        stall = Stall(_units.parse_duration(every, "--stall every"),
+                      _units.parse_duration(dur, "--stall duration"))  # fmt: skip
+    gc: Any = args.gc
+    if gc is not None and gc not in ("off", "default"):
+        try:
+            gc = int(gc)
+        except ValueError:
+            raise GolatError_config(
+                f"--gc must be a percent, 'off' or 'default', got {gc!r}"
+            ) from None
+    if args.slo:
+        from . import _slo
+
+        _slo.parse(args.slo)  # refuse a bad SLO before running
+    duration = None if args.requests and args.duration == "5s" else _units.parse_duration(
+        args.duration, "--duration")  # fmt: skip
+    progress = _ProgressLine(not args.quiet)
+    try:
+        r = run(wl, rate=args.rate, duration=duration, requests=args.requests,
+                warmup=_units.parse_duration(args.warmup, "--warmup"), arrivals=args.arrivals,
+                stall=stall, gc=gc, memory_limit=args.memory_limit, workers=args.workers,
+                precision=args.precision, progress=progress)  # fmt: skip
+    finally:
+        progress.clear()
+    print(f"golat run {wl}")
+    print(r.table())
+    if args.json:
+        with open(args.json, "w") as f:
+            f.write(r.to_json(indent=1))
+    if args.hgrm:
+        with open(args.hgrm, "w") as f:
+            f.write(r.latency.to_hgrm())
+    if args.slo:
+        broken = r.violations(args.slo)
+        if broken:
+            print("SLO broken: " + "; ".join(broken), file=sys.stderr)
+            return 1
+        print(f"SLO met: {args.slo}")
+    return 0
+
+
+def GolatError_config(msg: str) -> GolatError:  # noqa: N802 - reads as a constructor
+    from .errors import ConfigError
+
+    return ConfigError(msg)
+
+
+COMMANDS = {"info": _cmd_info, "run": _cmd_run}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        print("\ngolat: interrupted; the run was stopped", file=sys.stderr)
+        return 130
+    except GolatError as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        print(f"golat: error: {first}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        print(f"golat: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

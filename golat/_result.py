@@ -1,0 +1,252 @@
+"""Results of a run: latency and service-time histograms, counters, GC activity, the
+configuration and the environment.
+
+Result JSON format ("golat-result"), version history:
+  1 - first version (golat 0.1).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import _slo, _units
+from ._histogram import Histogram
+from .errors import ConfigError, SLOViolation
+
+FORMAT = "golat-result"
+VERSION = 1
+
+PERCENTILES = (50.0, 90.0, 99.0, 99.9, 99.99)
+
+
+def stat_key(p: float) -> str:
+    """50 -> 'p50', 99.9 -> 'p99_9' (the names used in tables and JSON)."""
+    return "p" + f"{p:g}".replace(".", "_")
+
+
+def summarize(h: Histogram) -> dict[str, float]:
+    """Percentiles, max, mean and stddev of a histogram, in ns, keyed ``p50 ... max``."""
+    if h.count == 0:
+        return {**{stat_key(p): float("nan") for p in PERCENTILES},
+                "max": float("nan"), "mean": float("nan"), "stddev": float("nan")}  # fmt: skip
+    vals = h.percentiles(list(PERCENTILES))
+    out = {stat_key(p): float(v) for p, v in zip(PERCENTILES, vals)}
+    out.update(max=float(h.max), mean=float(h.mean), stddev=float(h.stddev))
+    return out
+
+
+@dataclass
+class GCActivity:
+    """What the Go collector did inside the measured window."""
+
+    cycles: int = 0
+    forced: int = 0
+    max_pause_ns: int = 0
+    pauses_ns: list[int] = field(default_factory=list)
+    gc_percent: int = 100
+    memory_limit: int = 0
+    heap_live_bytes_end: int = 0
+
+
+@dataclass
+class WorkerResult:
+    id: int
+    requests: int
+    late_starts: int
+    latency: Histogram
+    service: Histogram
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Result:
+    """One run's measurements. Latency is from each request's intended start (coordinated
+    omission corrected); service time is from its actual start. All times are ns."""
+
+    latency: Histogram
+    service: Histogram
+    start_delay: Histogram
+    requests: int
+    warmup_requests: int
+    late_starts: int
+    late_threshold_ns: int
+    stalls: int
+    measured_s: float
+    achieved_rate: float
+    interrupted: bool
+    gc: GCActivity
+    workers: list[WorkerResult]
+    config: dict[str, Any]
+    environment: dict[str, Any]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    # -- building -------------------------------------------------------------------
+    @classmethod
+    def from_core(cls, report: dict[str, Any], counts, config: dict[str, Any],
+                  environment: dict[str, Any]) -> Result:  # fmt: skip
+        """Assemble a Result from the core's report and its counts buffer."""
+        n, prec = report["counts_len"], report["precision"]
+        names = report["histograms"]
+        blocks = [
+            Histogram._from_counts(counts[i * n : (i + 1) * n], prec) for i in range(len(names))
+        ]
+        merged: dict[str, Histogram] = {}
+        per_worker: list[dict[str, Histogram]] = []
+        for i, (name, h) in enumerate(zip(names, blocks)):
+            w = i // 3
+            if len(per_worker) <= w:
+                per_worker.append({})
+            per_worker[w][name] = h
+            merged[name] = merged[name] + h if name in merged else h.copy()
+        workers = [
+            WorkerResult(
+                id=wr["id"], requests=wr["requests"], late_starts=wr["late_starts"],
+                latency=per_worker[i]["latency"], service=per_worker[i]["service"],
+                extra={k: v for k, v in wr.items() if k not in ("id", "requests", "late_starts")},
+            )
+            for i, wr in enumerate(report["workers"])
+        ]  # fmt: skip
+        g = report["gc"]
+        gc = GCActivity(
+            cycles=g["cycles"], forced=g["forced"], max_pause_ns=g["max_pause_ns"],
+            pauses_ns=list(g.get("pauses_ns") or []), gc_percent=g["gc_percent"],
+            memory_limit=g["memory_limit"], heap_live_bytes_end=g["heap_live_bytes_end"],
+        )  # fmt: skip
+        env = dict(environment, go_version=report["go_version"], gomaxprocs=report["gomaxprocs"])
+        extra = {k: report[k] for k in report if k not in _CORE_KEYS}
+        return cls(
+            latency=merged["latency"], service=merged["service"], start_delay=merged["start_delay"],
+            requests=report["requests"], warmup_requests=report["warmup_requests"],
+            late_starts=report["late_starts"], late_threshold_ns=report["late_threshold_ns"],
+            stalls=report["stalls"], measured_s=report["measured_ns"] / 1e9,
+            achieved_rate=report["achieved_rate"], interrupted=report["interrupted"], gc=gc,
+            workers=workers, config=config, environment=env, extra=extra,
+        )  # fmt: skip
+
+    # -- reading --------------------------------------------------------------------
+    def summary(self, which: str = "latency") -> dict[str, float]:
+        """``{"p50": ns, "p90": ..., "p99_99": ..., "max": ..., "mean": ..., "stddev": ...}``."""
+        return summarize(self._hist(which))
+
+    def _hist(self, which: str) -> Histogram:
+        if which not in ("latency", "service", "start_delay"):
+            raise ConfigError(f"which must be 'latency', 'service' or 'start_delay', got {which!r}")
+        return getattr(self, which)
+
+    def value(self, stat: str, which: str = "latency") -> float:
+        """One statistic in ns: ``"p99"``, ``"p99.9"``, ``"max"``, ``"mean"``, ``"stddev"``."""
+        h = self._hist(which)
+        s = stat.lower()
+        if s.startswith("p"):
+            try:
+                p = float(s[1:].replace("_", "."))
+            except ValueError:
+                raise ConfigError(f"unknown statistic {stat!r}") from None
+            return float(h.percentile(p))
+        if s in ("max", "mean", "stddev", "min"):
+            return float(getattr(h, s))
+        raise ConfigError(f"unknown statistic {stat!r}; use pNN, max, min, mean or stddev")
+
+    def violations(self, slo: str) -> list[str]:
+        """The bounds of ``slo`` this result breaks, each with the measured value."""
+        out = []
+        for b in _slo.parse(slo):
+            v = self.value(b.stat)
+            if not b.holds(v):
+                out.append(f"{b} broken: measured {b.stat} = {_units.format_ns(v)}")
+        return out
+
+    def check(self, slo: str) -> Result:
+        """Raise :class:`~golat.errors.SLOViolation` naming each broken bound of ``slo``
+        (e.g. ``"p99<=1ms,max<=10ms"``); return self when every bound holds."""
+        broken = self.violations(slo)
+        if broken:
+            raise SLOViolation("; ".join(broken))
+        return self
+
+    def table(self) -> str:
+        """An aligned table of latency and service-time statistics with units."""
+        from ._format import result_table
+
+        return result_table(self)
+
+    # -- JSON -----------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        h = lambda x: json.loads(x.to_json())  # noqa: E731
+        return {
+            "format": FORMAT, "version": VERSION,
+            "config": self.config, "environment": self.environment,
+            "requests": self.requests, "warmup_requests": self.warmup_requests,
+            "late_starts": self.late_starts, "late_threshold_ns": self.late_threshold_ns,
+            "stalls": self.stalls, "measured_s": self.measured_s,
+            "achieved_rate": self.achieved_rate, "interrupted": self.interrupted,
+            "summary": {"latency": self.summary(), "service": self.summary("service")},
+            "gc": vars(self.gc),
+            "histograms": {"latency": h(self.latency), "service": h(self.service),
+                           "start_delay": h(self.start_delay)},
+            "workers": [
+                {"id": w.id, "requests": w.requests, "late_starts": w.late_starts,
+                 "latency": h(w.latency), "service": h(w.service), **w.extra}
+                for w in self.workers
+            ],
+            "extra": self.extra,
+        }  # fmt: skip
+
+    def to_json(self, indent: int | None = None) -> str:
+        return json.dumps(self.to_dict(), indent=indent, default=_json_default)
+
+    @classmethod
+    def from_json(cls, text: str) -> Result:
+        try:
+            d = json.loads(text)
+        except (TypeError, ValueError) as err:
+            raise ConfigError(f"not a golat result: {err}") from err
+        if not isinstance(d, dict) or d.get("format") != FORMAT:
+            raise ConfigError("not a golat result (no 'format': 'golat-result')")
+        if d.get("version") != VERSION:
+            raise ConfigError(f"golat result version {d.get('version')!r} is not supported "
+                              f"(this golat reads version {VERSION})")  # fmt: skip
+        H = lambda x: Histogram.from_json(json.dumps(x))  # noqa: E731
+        known = ("id", "requests", "late_starts", "latency", "service")
+        workers = [
+            WorkerResult(id=w["id"], requests=w["requests"], late_starts=w["late_starts"],
+                         latency=H(w["latency"]), service=H(w["service"]),
+                         extra={k: v for k, v in w.items() if k not in known})
+            for w in d["workers"]
+        ]  # fmt: skip
+        return cls(
+            latency=H(d["histograms"]["latency"]), service=H(d["histograms"]["service"]),
+            start_delay=H(d["histograms"]["start_delay"]), requests=d["requests"],
+            warmup_requests=d["warmup_requests"], late_starts=d["late_starts"],
+            late_threshold_ns=d["late_threshold_ns"], stalls=d["stalls"],
+            measured_s=d["measured_s"], achieved_rate=d["achieved_rate"],
+            interrupted=d["interrupted"], gc=GCActivity(**d["gc"]), workers=workers,
+            config=d["config"], environment=d["environment"], extra=d.get("extra", {}),
+        )  # fmt: skip
+
+    def __repr__(self) -> str:
+        s = self.summary()
+        return (f"<golat.Result {self.requests} requests, p50={_units.format_ns(s['p50'])}, "
+                f"p99={_units.format_ns(s['p99'])}, max={_units.format_ns(s['max'])}>")  # fmt: skip
+
+
+_CORE_KEYS = {
+    "requests", "warmup_requests", "late_starts", "late_threshold_ns", "stalls", "measured_ns",
+    "achieved_rate", "interrupted", "workers", "gc", "histograms", "counts_len", "precision",
+    "gomaxprocs", "go_version", "error",
+}  # fmt: skip
+
+
+def _json_default(o: Any) -> Any:
+    try:
+        import numpy as np
+
+        if isinstance(o, np.generic):
+            return o.item()
+        if isinstance(o, np.ndarray):
+            return o.tolist()
+    except ImportError:  # pragma: no cover
+        pass
+    raise TypeError(f"cannot encode {type(o).__name__} as JSON")

@@ -1,0 +1,172 @@
+"""golat.run: one request loop (or several workers) in the Go core, started, polled and
+stopped from Python so that Ctrl-C ends it cleanly and progress can be shown."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Union
+
+from . import _env, _native, _units
+from ._result import Result
+from .errors import ConfigError, CoreError
+from .workloads import Workload
+
+POLL_S = 0.05  # how often a running run is polled: bounds Ctrl-C latency and progress rate
+DEFAULT_DURATION_S = 5.0
+
+Progress = Callable[[int, float, float], None]  # (requests so far, elapsed s, planned s or nan)
+GCSetting = Union[None, int, str]
+
+
+@dataclass(frozen=True)
+class Stall:
+    """Fault injection: the worker pauses ``duration`` seconds inside the request it is
+    serving, once every ``every`` seconds. Every request queued behind a stall shows it in
+    corrected latency; service time shows it once."""
+
+    every: float
+    duration: float
+
+    def __post_init__(self) -> None:
+        _units.number("Stall(every)", self.every, maximum=3600)
+        _units.number("Stall(duration)", self.duration, maximum=3600)
+
+    def spec(self) -> dict[str, int]:
+        return {"every_ns": round(self.every * 1e9), "duration_ns": round(self.duration * 1e9)}
+
+
+def gc_percent_for(gc: GCSetting) -> int | None:
+    """``None`` (leave as is), a percent >= 0, ``"off"`` (-1) or ``"default"`` (100)."""
+    if gc is None:
+        return None
+    if gc == "off":
+        return -1
+    if gc == "default":
+        return 100
+    if isinstance(gc, str):
+        raise ConfigError(f"gc must be None, a percent >= 0, 'off' or 'default', got {gc!r}")
+    return int(_units.number("gc", gc, minimum=-1, strict_min=False, integer=True))
+
+
+def build_config(
+    workload: Workload, *, rate: float | None, duration: float | None, requests: int | None,
+    warmup: float, arrivals: str, stall: Stall | None, gc: GCSetting,
+    memory_limit: int | str | None, workers: int = 1, precision: int = 2, seed: int = 0,
+    late_threshold: float = 10e-6,
+) -> dict[str, Any]:  # fmt: skip
+    """Validate run settings and build the versioned run document the core reads."""
+    if not isinstance(workload, Workload) or type(workload) is Workload:
+        raise ConfigError(
+            f"workload must be a golat.workloads workload (Noop(), Spin(ns), ...), got {workload!r}"
+        )
+    if rate is not None:
+        _units.number("rate (requests/s)", rate, maximum=1e9)
+    if duration is None and requests is None:
+        duration = DEFAULT_DURATION_S
+    if duration is not None:
+        _units.number("duration (s)", duration, maximum=3600)
+    if requests is not None:
+        _units.number(
+            "requests", requests, minimum=1, strict_min=False, maximum=2**62, integer=True
+        )
+    _units.number("warmup (s)", warmup, strict_min=False, maximum=3600)
+    if arrivals not in ("constant", "poisson"):
+        raise ConfigError(f"arrivals must be 'constant' or 'poisson', got {arrivals!r}")
+    if stall is not None and not isinstance(stall, Stall):
+        raise ConfigError(f"stall must be golat.Stall(every=s, duration=s), got {stall!r}")
+    _units.number("workers", workers, minimum=1, strict_min=False, maximum=4096, integer=True)
+    if precision not in (2, 3) or isinstance(precision, bool):
+        raise ConfigError(f"precision must be 2 or 3 significant digits, got {precision!r}")
+    _units.number("late_threshold (s)", late_threshold, strict_min=False, maximum=3600)
+    gc_doc: dict[str, int] = {}
+    p = gc_percent_for(gc)
+    if p is not None:
+        gc_doc["gc_percent"] = p
+    if memory_limit is not None:
+        b = _units.parse_size(memory_limit, "memory_limit")
+        _units.number("memory_limit (bytes)", b, minimum=1, strict_min=False)
+        gc_doc["memory_limit"] = b
+    return {
+        "version": 1,
+        "workload": workload.spec(),
+        "rate": float(rate or 0.0),
+        "arrivals": arrivals,
+        "duration_ns": round(duration * 1e9) if duration is not None else 0,
+        "requests": int(requests or 0),
+        "warmup_ns": round(warmup * 1e9),
+        "stall": stall.spec() if stall else None,
+        "workers": int(workers),
+        "precision": precision,
+        "seed": int(seed),
+        "late_threshold_ns": round(late_threshold * 1e9),
+        "gc": gc_doc,
+    }
+
+
+def execute(doc: dict[str, Any], progress: Progress | None = None) -> Result:
+    """Start a run document in the core, poll it to the end and collect its Result.
+
+    Ctrl-C (KeyboardInterrupt) stops the run, waits for its workers and re-raises: nothing
+    is left running in the core.
+    """
+    planned = (doc["warmup_ns"] + doc["duration_ns"]) / 1e9 if doc["duration_ns"] else math.nan
+    handle = _native.run_start(doc)
+    try:
+        while True:
+            ended, served, elapsed_ns = _native.run_poll(handle)
+            if progress is not None:
+                progress(served, elapsed_ns / 1e9, planned)
+            if ended:
+                break
+            time.sleep(POLL_S)
+        report, counts = _native.run_result(handle)
+    except BaseException:
+        _native.run_stop(handle, wait=True)
+        raise
+    finally:
+        _native.run_free(handle)
+    if report.get("error"):
+        raise CoreError(f"the run failed in the Go core: {report['error']}")
+    return Result.from_core(report, counts, config=doc, environment=_env.collect())
+
+
+def run(
+    workload: Workload, *, rate: float | None = None, duration: float | None = None,
+    requests: int | None = None, warmup: float = 0.0, arrivals: str = "constant",
+    stall: Stall | None = None, gc: GCSetting = None, memory_limit: int | str | None = None,
+    workers: int = 1, precision: int = 2, seed: int = 0, progress: Progress | None = None,
+) -> Result:  # fmt: skip
+    """Run ``workload`` in the Go core and measure each request's latency.
+
+    Args:
+        workload: a :mod:`golat.workloads` workload, e.g. ``Noop()``, ``Spin(ns=10_000)``.
+        rate: requests/s, open loop (each request has an intended start); ``None`` is
+            closed loop (back to back).
+        duration: measured seconds (after warm-up); default 5 s when ``requests`` is None.
+        requests: stop after this many measured requests.
+        warmup: seconds served first and left out of the statistics.
+        arrivals: ``"constant"`` or ``"poisson"`` spacing at ``rate``.
+        stall: a :class:`Stall` to inject.
+        gc: ``None`` (leave as is), a GC percent, ``"off"`` or ``"default"`` (100);
+            restored after the run.
+        memory_limit: soft memory limit in bytes (or ``"512MiB"``) during the run; restored.
+        workers: request loops, each with its share of ``rate`` and its own histograms.
+        precision: histogram significant digits, 2 (1 % error) or 3 (0.1 %).
+        seed: seed of the Poisson arrivals.
+        progress: called about every 50 ms with (requests so far, elapsed s, planned s).
+
+    Returns:
+        A :class:`golat.Result`; latency values in ns.
+
+    Raises:
+        ConfigError: a bad argument (the message says what is allowed).
+        CoreError: the Go core failed (a workload panicked ...); the interpreter survives.
+    """
+    doc = build_config(
+        workload, rate=rate, duration=duration, requests=requests, warmup=warmup,
+        arrivals=arrivals, stall=stall, gc=gc, memory_limit=memory_limit, workers=workers,
+        precision=precision, seed=seed,
+    )  # fmt: skip
+    return execute(doc, progress)

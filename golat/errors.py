@@ -1,0 +1,52 @@
+"""Exceptions raised by golat.
+
+Every error golat raises derives from :class:`GolatError` (never raised directly).
+Where a built-in category fits, the subclass derives from it too, so callers that
+already catch ``ValueError`` or ``PermissionError`` keep working.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "GolatError",
+    "ConfigError",
+    "PermissionDenied",
+    "Unsupported",
+    "CoreError",
+    "CoreUnusableAfterFork",
+    "CoreNotBuilt",
+    "SLOViolation",
+]
+
+
+class GolatError(Exception):
+    """Base class of every golat error; never raised directly."""
+
+
+class ConfigError(GolatError, ValueError):
+    """An argument or configuration value is wrong; the message says what is allowed."""
+
+
+class PermissionDenied(GolatError, PermissionError):
+    """The OS refused a change (real-time policy, memory lock ...); the message says what
+    is missing."""
+
+
+class Unsupported(GolatError, OSError):
+    """This machine or kernel cannot do what was asked (e.g. a NUMA node that does not exist)."""
+
+
+class CoreError(GolatError, RuntimeError):
+    """The Go core failed or panicked; the interpreter survived, the message carries Go's report."""
+
+
+class CoreUnusableAfterFork(GolatError, RuntimeError):
+    """The Go runtime was loaded in a parent process and does not survive ``fork()``."""
+
+
+class CoreNotBuilt(GolatError, ImportError):
+    """The Go shared library is missing: golat was not built (``pip install .`` builds it)."""
+
+
+class SLOViolation(GolatError, AssertionError):
+    """A latency bound given as an SLO (``"p99<=1ms"``) was broken; the message names it."""
