@@ -44,12 +44,21 @@ def result_table(r: Result) -> str:
         f"start delay P99 {format_ns(r.start_delay.percentile(99) if r.start_delay.count else 0)},"
         f" max {format_ns(r.start_delay.max if r.start_delay.count else 0)})"
     )
+    g = r.gc
     gc = (
-        f"GC in window: {r.gc.cycles} cycles ({r.gc.forced} forced), max pause "
-        f"{format_ns(r.gc.max_pause_ns)}, GC percent {r.gc.gc_percent}, heap live "
-        f"{format_bytes(r.gc.heap_live_bytes_end)}"
+        f"GC in window: {g.cycles} cycles ({g.forced} forced), max pause "
+        f"{format_ns(g.max_pause_ns)}, GC percent {g.gc_percent}, heap live "
+        f"{format_bytes(g.heap_live_bytes_end)}, peak heap {format_bytes(g.peak_heap_bytes)}"
     )
     lines = [head, "", table(["", *HEADERS], rows), "", late, gc]
+    if g.managed:
+        in_gap = sum(1 for e in g.controller_events if e.get("in_gap"))
+        lines.append(
+            f"managed GC: {g.controller_cycles} cycles by the controller and "
+            f"{g.runtime_cycles} by the runtime in the window; threshold "
+            f"{format_bytes(g.threshold_bytes)}, memory limit {format_bytes(g.memory_limit)}; "
+            f"{in_gap} of {len(g.controller_events)} controller GCs started in a gap"
+        )
     if r.stalls:
         lines.append(f"stalls injected: {r.stalls}")
     if r.interrupted:

@@ -3,6 +3,9 @@ configuration and the environment.
 
 Result JSON format ("golat-result"), version history:
   1 - first version (golat 0.1).
+  2 - "timeline" (per-interval statistics and GC events, or null); "gc" gains
+      runtime_cycles, controller_cycles, peak_heap_bytes, managed, threshold_bytes,
+      controller_events and sched_latency_p99_ns. Version 1 files still read (timeline None).
 """
 
 from __future__ import annotations
@@ -13,10 +16,12 @@ from typing import Any
 
 from . import _slo, _units
 from ._histogram import Histogram
+from ._timeline import Timeline
 from .errors import ConfigError, SLOViolation
 
 FORMAT = "golat-result"
-VERSION = 1
+VERSION = 2
+READS = (1, 2)
 
 PERCENTILES = (50.0, 90.0, 99.0, 99.9, 99.99)
 
@@ -39,7 +44,17 @@ def summarize(h: Histogram) -> dict[str, float]:
 
 @dataclass
 class GCActivity:
-    """What the Go collector did inside the measured window."""
+    """What the Go collector did inside the measured window.
+
+    ``cycles`` = ``runtime_cycles`` (started by the runtime: heap goal or memory limit) +
+    ``controller_cycles`` (run by the managed-GC controller). ``peak_heap_bytes`` is the
+    largest heap in use sampled during the run (every 1 ms under ``gc="managed"``, else
+    every timeline tick, at most 50 ms apart). ``controller_events`` lists every collection
+    the controller ran (warm-up included), with ``at_ns`` from the window's start, its
+    duration, how long it waited for a gap and whether it found one (``in_gap``).
+    ``sched_latency_p99_ns``: P99 of the runtime's scheduler latency (time goroutines
+    spent runnable before running, /sched/latencies:seconds), in the window.
+    """
 
     cycles: int = 0
     forced: int = 0
@@ -48,6 +63,13 @@ class GCActivity:
     gc_percent: int = 100
     memory_limit: int = 0
     heap_live_bytes_end: int = 0
+    runtime_cycles: int = 0
+    controller_cycles: int = 0
+    peak_heap_bytes: int = 0
+    managed: bool = False
+    threshold_bytes: int = 0
+    controller_events: list[dict[str, Any]] = field(default_factory=list)
+    sched_latency_p99_ns: float = float("nan")
 
 
 @dataclass
@@ -81,6 +103,7 @@ class Result:
     config: dict[str, Any]
     environment: dict[str, Any]
     extra: dict[str, Any] = field(default_factory=dict)
+    timeline: Timeline | None = None
 
     # -- building -------------------------------------------------------------------
     @classmethod
@@ -113,7 +136,14 @@ class Result:
             cycles=g["cycles"], forced=g["forced"], max_pause_ns=g["max_pause_ns"],
             pauses_ns=list(g.get("pauses_ns") or []), gc_percent=g["gc_percent"],
             memory_limit=g["memory_limit"], heap_live_bytes_end=g["heap_live_bytes_end"],
+            runtime_cycles=g.get("runtime_cycles", g["cycles"]),
+            controller_cycles=g.get("controller_cycles", 0),
+            peak_heap_bytes=g.get("peak_heap_bytes", 0), managed=g.get("managed", False),
+            threshold_bytes=g.get("threshold_bytes", 0),
+            controller_events=list(g.get("controller_events") or []),
+            sched_latency_p99_ns=_runtime_p99_ns(g.get("sched_latencies_seconds")),
         )  # fmt: skip
+        tl = Timeline.from_core(report["timeline"]) if report.get("timeline") else None
         env = dict(environment, go_version=report["go_version"], gomaxprocs=report["gomaxprocs"])
         extra = {k: report[k] for k in report if k not in _CORE_KEYS}
         return cls(
@@ -122,7 +152,7 @@ class Result:
             late_starts=report["late_starts"], late_threshold_ns=report["late_threshold_ns"],
             stalls=report["stalls"], measured_s=report["measured_ns"] / 1e9,
             achieved_rate=report["achieved_rate"], interrupted=report["interrupted"], gc=gc,
-            workers=workers, config=config, environment=env, extra=extra,
+            workers=workers, config=config, environment=env, extra=extra, timeline=tl,
         )  # fmt: skip
 
     # -- reading --------------------------------------------------------------------
@@ -192,6 +222,7 @@ class Result:
                 for w in self.workers
             ],
             "extra": self.extra,
+            "timeline": self.timeline.to_dict() if self.timeline is not None else None,
         }  # fmt: skip
 
     def to_json(self, indent: int | None = None) -> str:
@@ -205,9 +236,9 @@ class Result:
             raise ConfigError(f"not a golat result: {err}") from err
         if not isinstance(d, dict) or d.get("format") != FORMAT:
             raise ConfigError("not a golat result (no 'format': 'golat-result')")
-        if d.get("version") != VERSION:
+        if d.get("version") not in READS:
             raise ConfigError(f"golat result version {d.get('version')!r} is not supported "
-                              f"(this golat reads version {VERSION})")  # fmt: skip
+                              f"(this golat reads versions {READS})")  # fmt: skip
         H = lambda x: Histogram.from_json(json.dumps(x))  # noqa: E731
         known = ("id", "requests", "late_starts", "latency", "service")
         workers = [
@@ -224,6 +255,7 @@ class Result:
             measured_s=d["measured_s"], achieved_rate=d["achieved_rate"],
             interrupted=d["interrupted"], gc=GCActivity(**d["gc"]), workers=workers,
             config=d["config"], environment=d["environment"], extra=d.get("extra", {}),
+            timeline=Timeline.from_dict(d["timeline"]) if d.get("timeline") else None,
         )  # fmt: skip
 
     def __repr__(self) -> str:
@@ -235,8 +267,20 @@ class Result:
 _CORE_KEYS = {
     "requests", "warmup_requests", "late_starts", "late_threshold_ns", "stalls", "measured_ns",
     "achieved_rate", "interrupted", "workers", "gc", "histograms", "counts_len", "precision",
-    "gomaxprocs", "go_version", "error",
+    "gomaxprocs", "go_version", "error", "timeline",
 }  # fmt: skip
+
+
+def _runtime_p99_ns(h: dict[str, Any] | None) -> float:
+    """P99 in ns of a runtime/metrics histogram from the core (nan when empty or absent)."""
+    if not h or not h.get("counts"):
+        return float("nan")
+    from .runtime import RuntimeHistogram
+
+    rh = RuntimeHistogram.from_dict(h)
+    if int(sum(rh.counts)) == 0:
+        return float("nan")
+    return rh.quantile(0.99) * 1e9
 
 
 def _json_default(o: Any) -> Any:

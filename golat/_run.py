@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Union
 
-from . import _env, _native, _units
+from . import _env, _native, _units, runtime
 from ._result import Result
 from .errors import ConfigError, CoreError
 from .workloads import Workload
@@ -37,24 +37,48 @@ class Stall:
         return {"every_ns": round(self.every * 1e9), "duration_ns": round(self.duration * 1e9)}
 
 
+GC_CHOICES = "None, a percent >= 0, -1, 'off', 'default' or 'managed'"
+
+
 def gc_percent_for(gc: GCSetting) -> int | None:
-    """``None`` (leave as is), a percent >= 0, ``"off"`` (-1) or ``"default"`` (100)."""
+    """``None`` (leave as is), a percent >= 0, ``"off"`` / ``"managed"`` (-1) or
+    ``"default"`` (100)."""
     if gc is None:
         return None
-    if gc == "off":
+    if gc in ("off", "managed"):
         return -1
     if gc == "default":
         return 100
     if isinstance(gc, str):
-        raise ConfigError(f"gc must be None, a percent >= 0, 'off' or 'default', got {gc!r}")
+        raise ConfigError(f"gc must be {GC_CHOICES}, got {gc!r}")
     return int(_units.number("gc", gc, minimum=-1, strict_min=False, integer=True))
+
+
+def managed_gc_spec(
+    threshold: int | str | None, rate: float | None, workers: int
+) -> dict[str, int]:
+    """The managed-GC controller's settings: heap sampled every 1 ms; once the heap passes
+    the threshold, wait up to 100 ms for every worker to be idle with its next request at
+    least ``min_gap`` away, then collect (collect at once in a closed loop, which has no
+    gaps). ``min_gap`` is half a worker's arrival period, kept within 10..200 µs."""
+    spec = {"threshold_bytes": 0, "sample_ns": 1_000_000, "min_gap_ns": 0, "max_wait_ns": 0}
+    if threshold is not None:
+        b = _units.parse_size(threshold, "gc_threshold")
+        _units.number("gc_threshold (bytes)", b, minimum=1, strict_min=False)
+        spec["threshold_bytes"] = b
+    if rate:
+        period_ns = workers * 1e9 / rate
+        spec["min_gap_ns"] = round(min(max(period_ns / 2, 10_000), 200_000))
+        spec["max_wait_ns"] = 100_000_000
+    return spec
 
 
 def build_config(
     workload: Workload, *, rate: float | None, duration: float | None, requests: int | None,
     warmup: float, arrivals: str, stall: Stall | None, gc: GCSetting,
     memory_limit: int | str | None, workers: int = 1, precision: int = 2, seed: int = 0,
-    late_threshold: float = 10e-6,
+    late_threshold: float = 10e-6, gc_threshold: int | str | None = None,
+    timeline: float | None = 1.0,
 ) -> dict[str, Any]:  # fmt: skip
     """Validate run settings and build the versioned run document the core reads."""
     if not isinstance(workload, Workload) or type(workload) is Workload:
@@ -88,6 +112,17 @@ def build_config(
         b = _units.parse_size(memory_limit, "memory_limit")
         _units.number("memory_limit (bytes)", b, minimum=1, strict_min=False)
         gc_doc["memory_limit"] = b
+    elif p == -1:
+        # GC off is never unbounded: the memory limit is the safety net.
+        gc_doc["memory_limit"] = runtime.default_memory_limit()
+    if gc_threshold is not None and gc != "managed":
+        raise ConfigError(f"gc_threshold is only for gc='managed', got gc={gc!r}")
+    managed = managed_gc_spec(gc_threshold, rate, int(workers)) if gc == "managed" else None
+    timeline_ns = 0
+    if timeline:
+        timeline_ns = round(_units.number("timeline (s)", timeline, maximum=3600) * 1e9)
+        if timeline_ns < 1_000_000:
+            raise ConfigError(f"timeline must be None (no timeline) or >= 0.001 s, got {timeline}")
     return {
         "version": 1,
         "workload": workload.spec(),
@@ -102,6 +137,8 @@ def build_config(
         "seed": int(seed),
         "late_threshold_ns": round(late_threshold * 1e9),
         "gc": gc_doc,
+        "managed_gc": managed,
+        "timeline_ns": timeline_ns,
     }
 
 
@@ -136,7 +173,8 @@ def run(
     workload: Workload, *, rate: float | None = None, duration: float | None = None,
     requests: int | None = None, warmup: float = 0.0, arrivals: str = "constant",
     stall: Stall | None = None, gc: GCSetting = None, memory_limit: int | str | None = None,
-    workers: int = 1, precision: int = 2, seed: int = 0, progress: Progress | None = None,
+    gc_threshold: int | str | None = None, workers: int = 1, precision: int = 2, seed: int = 0,
+    timeline: float | None = 1.0, progress: Progress | None = None,
 ) -> Result:  # fmt: skip
     """Run ``workload`` in the Go core and measure each request's latency.
 
@@ -149,12 +187,21 @@ def run(
         warmup: seconds served first and left out of the statistics.
         arrivals: ``"constant"`` or ``"poisson"`` spacing at ``rate``.
         stall: a :class:`Stall` to inject.
-        gc: ``None`` (leave as is), a GC percent, ``"off"`` or ``"default"`` (100);
-            restored after the run.
+        gc: ``None`` (leave as is), a GC percent, ``"off"``, ``"default"`` (100) or
+            ``"managed"``: GC off, and a controller in the core that samples the heap every
+            1 ms and runs a collection itself once the heap passes ``gc_threshold``, at a
+            moment when no request is due (see docs/gc.md). Restored after the run.
         memory_limit: soft memory limit in bytes (or ``"512MiB"``) during the run; restored.
+            With GC off (``"off"``, ``-1``, ``"managed"``) and no limit given, golat sets
+            :func:`golat.runtime.default_memory_limit` (half the memory available).
+        gc_threshold: ``gc="managed"`` only: heap bytes (or ``"512MiB"``) at which the
+            controller collects. Default: twice the heap in use at the start of the run,
+            at least that plus 64 MiB, at most 3/4 of the memory limit.
         workers: request loops, each with its share of ``rate`` and its own histograms.
         precision: histogram significant digits, 2 (1 % error) or 3 (0.1 %).
         seed: seed of the Poisson arrivals.
+        timeline: interval in seconds of the per-interval record (``Result.timeline``);
+            ``None`` keeps none.
         progress: called about every 50 ms with (requests so far, elapsed s, planned s).
 
     Returns:
@@ -167,6 +214,6 @@ def run(
     doc = build_config(
         workload, rate=rate, duration=duration, requests=requests, warmup=warmup,
         arrivals=arrivals, stall=stall, gc=gc, memory_limit=memory_limit, workers=workers,
-        precision=precision, seed=seed,
+        precision=precision, seed=seed, gc_threshold=gc_threshold, timeline=timeline,
     )  # fmt: skip
     return execute(doc, progress)

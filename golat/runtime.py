@@ -18,6 +18,7 @@ from . import _native, _units
 __all__ = [
     "gc_percent", "set_gc_percent", "memory_limit", "set_memory_limit", "gc",
     "gomaxprocs", "set_gomaxprocs", "metrics", "Metrics", "RuntimeHistogram",
+    "available_memory", "default_memory_limit",
 ]  # fmt: skip
 
 NO_LIMIT = (1 << 63) - 1  # what the runtime reports when no memory limit is set
@@ -52,6 +53,48 @@ def set_memory_limit(limit_bytes: int | str) -> int:
     b = _units.parse_size(limit_bytes, "memory limit")
     _units.number("memory limit", b, minimum=1, strict_min=False, maximum=NO_LIMIT)
     return _native.memory_limit(b)
+
+
+def available_memory(root: str = "/") -> int:
+    """Bytes of memory this process may use: the machine's RAM, or less when a cgroup (v2
+    ``memory.max`` or v1 ``memory.limit_in_bytes``) limits it."""
+    import os
+    from pathlib import Path
+
+    try:
+        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError):
+        total = NO_LIMIT
+    base = Path(root)
+    try:
+        lines = (base / "proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        lines = []
+    candidates = []
+    for line in lines:
+        _, ctrls, path = line.split(":", 2)
+        rel = path.lstrip("/")
+        if ctrls == "":
+            candidates.append(base / "sys/fs/cgroup" / rel / "memory.max")
+        elif "memory" in ctrls.split(","):
+            candidates.append(base / "sys/fs/cgroup/memory" / rel / "memory.limit_in_bytes")
+    for c in candidates:
+        try:
+            text = c.read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            total = min(total, int(text))
+    return int(total)
+
+
+def default_memory_limit() -> int:
+    """The memory limit golat sets when the collector is off (``gc="off"`` or
+    ``"managed"``) and the caller gave none: half of :func:`available_memory`. Half, not
+    all, because other processes share the machine and the runtime needs room above its
+    heap goal; with GC off the limit is the only thing between the heap and the OOM killer.
+    """
+    return available_memory() // 2
 
 
 def gc() -> None:

@@ -167,3 +167,65 @@ func (h Hist) Sub(o Hist) Hist {
 	}
 	return out
 }
+
+// HeapReader reads the heap in use (live and not yet swept objects) without stopping the
+// world and without allocating. Each goroutine needs its own.
+type HeapReader struct {
+	s [2]metrics.Sample
+}
+
+// InUse returns the bytes of heap objects, live or dead but not yet freed.
+func (r *HeapReader) InUse() uint64 {
+	r.s[0].Name = "/memory/classes/heap/objects:bytes"
+	metrics.Read(r.s[:1])
+	return u64(r.s[0].Value)
+}
+
+// InUseAndCycles returns InUse and the GC cycles completed so far.
+func (r *HeapReader) InUseAndCycles() (heap, cycles uint64) {
+	r.s[0].Name = "/memory/classes/heap/objects:bytes"
+	r.s[1].Name = "/gc/cycles/total:gc-cycles"
+	metrics.Read(r.s[:])
+	return u64(r.s[0].Value), u64(r.s[1].Value)
+}
+
+// GCEvent is one collection's stop-the-world pause (sum of its pauses) and when it ended.
+type GCEvent struct {
+	Number    uint32 `json:"number"`
+	EndUnixNs int64  `json:"end_unix_ns"`
+	PauseNs   int64  `json:"pause_ns"`
+}
+
+// EventLog collects GC events as they happen, read from debug.ReadGCStats (which keeps
+// only the newest 256), so a caller that reads it often loses none. Not for concurrent use.
+type EventLog struct {
+	st     debug.GCStats
+	seen   int64
+	Events []GCEvent
+}
+
+// NewEventLog starts a log that ignores the collections done so far.
+func NewEventLog() *EventLog {
+	l := &EventLog{}
+	debug.ReadGCStats(&l.st)
+	l.seen = l.st.NumGC
+	return l
+}
+
+// Update appends the collections finished since the last call.
+func (l *EventLog) Update() {
+	debug.ReadGCStats(&l.st)
+	n := l.st.NumGC
+	// PauseEnd is newest first; entry i is collection n-i.
+	var fresh []GCEvent
+	for i := 0; int64(i) < n-l.seen && i < len(l.st.PauseEnd) && i < len(l.st.Pause); i++ {
+		fresh = append(fresh, GCEvent{
+			Number: uint32(n - int64(i)), EndUnixNs: l.st.PauseEnd[i].UnixNano(),
+			PauseNs: int64(l.st.Pause[i]),
+		})
+	}
+	for i := len(fresh) - 1; i >= 0; i-- {
+		l.Events = append(l.Events, fresh[i])
+	}
+	l.seen = n
+}

@@ -10,6 +10,7 @@ import (
 	"math"
 
 	"golat/go_core/internal/gcctl"
+	"golat/go_core/internal/gcmanage"
 	"golat/go_core/internal/workload"
 )
 
@@ -32,6 +33,10 @@ type Config struct {
 	Seed            uint64          `json:"seed"`
 	LateThresholdNs int64           `json:"late_threshold_ns"`
 	GC              gcctl.Settings  `json:"gc"`
+	// Managed turns on the managed-GC controller (with GC off and a memory limit in GC).
+	Managed *gcmanage.Config `json:"managed_gc,omitempty"`
+	// TimelineNs is the timeline's interval; 0 keeps no timeline.
+	TimelineNs int64 `json:"timeline_ns"`
 }
 
 // Stall pauses a worker for DurationNs inside the request it is serving, once every
@@ -69,11 +74,17 @@ func Parse(doc []byte) (Config, workload.Workload, error) {
 		return c, nil, fmt.Errorf("workers must be in 1..4096, got %d", c.Workers)
 	case c.Precision != 2 && c.Precision != 3:
 		return c, nil, fmt.Errorf("precision must be 2 or 3 significant digits, got %d", c.Precision)
+	case c.TimelineNs != 0 && (c.TimelineNs < 1_000_000 || c.TimelineNs > maxNs):
+		return c, nil, fmt.Errorf("timeline_ns must be 0 (none) or in 1e6..%d (1 ms to 1 h), got %d", maxNs, c.TimelineNs)
 	case c.LateThresholdNs < 0:
 		return c, nil, fmt.Errorf("late_threshold_ns must be >= 0, got %d", c.LateThresholdNs)
 	}
 	if s := c.Stall; s != nil && (s.EveryNs <= 0 || s.DurationNs <= 0 || s.DurationNs > maxNs) {
 		return c, nil, fmt.Errorf("stall needs every_ns > 0 and duration_ns in 1..%d, got %+v", maxNs, *s)
+	}
+	if m := c.Managed; m != nil && (m.ThresholdBytes < 0 || m.SampleNs < 0 || m.SampleNs > maxNs ||
+		m.MinGapNs < 0 || m.MinGapNs > maxNs || m.MaxWaitNs < 0 || m.MaxWaitNs > maxNs) {
+		return c, nil, fmt.Errorf("managed_gc needs threshold_bytes >= 0 and sample_ns, min_gap_ns, max_wait_ns in 0..%d, got %+v", maxNs, *m)
 	}
 	if len(c.Workload) == 0 {
 		return c, nil, fmt.Errorf("run config has no workload")

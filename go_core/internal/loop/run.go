@@ -9,6 +9,7 @@ import (
 
 	"golat/go_core/internal/clock"
 	"golat/go_core/internal/gcctl"
+	"golat/go_core/internal/gcmanage"
 	"golat/go_core/internal/workload"
 )
 
@@ -20,6 +21,9 @@ type Run struct {
 	stop    atomic.Bool
 	done    chan struct{}
 	started int64 // clock.Now() when the coordinator began
+
+	measureFrom int64        // clock ns where the measured window starts; set before t0
+	tlFreed     atomic.Int64 // the newest timeline interval drained (-1: none yet)
 
 	mu      sync.Mutex
 	t0      int64
@@ -39,26 +43,46 @@ type GCReport struct {
 	HeapGoalEnd  uint64     `json:"heap_goal_bytes_end"`
 	GCPercent    int        `json:"gc_percent"`
 	MemoryLimit  int64      `json:"memory_limit"`
+	// Cycles split by who started them (managed GC); RuntimeCycles = Cycles - controller's.
+	RuntimeCycles    uint64 `json:"runtime_cycles"`
+	ControllerCycles uint64 `json:"controller_cycles"`
+	PeakHeapBytes    uint64 `json:"peak_heap_bytes"`
+	// Managed GC only: the threshold in force and every collection the controller ran
+	// (warm-up included; times relative to the measured window's start).
+	Managed          bool              `json:"managed"`
+	ThresholdBytes   int64             `json:"threshold_bytes,omitempty"`
+	ControllerEvents []ControllerEvent `json:"controller_events,omitempty"`
+}
+
+// ControllerEvent is a managed-GC collection, times in ns from the measured window's start.
+type ControllerEvent struct {
+	AtNs            int64  `json:"at_ns"`
+	DurationNs      int64  `json:"duration_ns"`
+	WaitedNs        int64  `json:"waited_ns"`
+	InGap           bool   `json:"in_gap"`
+	HeapBeforeBytes uint64 `json:"heap_before_bytes"`
+	HeapAfterBytes  uint64 `json:"heap_after_bytes"`
 }
 
 // Report is the result document (JSON) that goes with the histogram counts.
 type Report struct {
-	Requests        int64          `json:"requests"`
-	WarmupRequests  int64          `json:"warmup_requests"`
-	LateStarts      int64          `json:"late_starts"`
-	LateThresholdNs int64          `json:"late_threshold_ns"`
-	Stalls          int64          `json:"stalls"`
-	MeasuredNs      int64          `json:"measured_ns"`
-	AchievedRate    float64        `json:"achieved_rate"`
-	Interrupted     bool           `json:"interrupted"`
-	Workers         []WorkerReport `json:"workers"`
-	GC              GCReport       `json:"gc"`
-	Histograms      []string       `json:"histograms"` // order of the counts blocks
-	CountsLen       int            `json:"counts_len"`
-	Precision       int            `json:"precision"`
-	GOMAXPROCS      int            `json:"gomaxprocs"`
-	GoVersion       string         `json:"go_version"`
-	Error           string         `json:"error,omitempty"`
+	Requests        int64           `json:"requests"`
+	WarmupRequests  int64           `json:"warmup_requests"`
+	LateStarts      int64           `json:"late_starts"`
+	LateThresholdNs int64           `json:"late_threshold_ns"`
+	Stalls          int64           `json:"stalls"`
+	MeasuredNs      int64           `json:"measured_ns"`
+	AchievedRate    float64         `json:"achieved_rate"`
+	Interrupted     bool            `json:"interrupted"`
+	Workers         []WorkerReport  `json:"workers"`
+	GC              GCReport        `json:"gc"`
+	Histograms      []string        `json:"histograms"` // order of the counts blocks
+	CountsLen       int             `json:"counts_len"`
+	Precision       int             `json:"precision"`
+	GOMAXPROCS      int             `json:"gomaxprocs"`
+	GoVersion       string          `json:"go_version"`
+	Timeline        *TimelineReport `json:"timeline,omitempty"`
+	Error           string          `json:"error,omitempty"`
 }
 
 // Start validates doc and starts the run in the background.
@@ -68,10 +92,16 @@ func Start(doc []byte) (*Run, error) {
 		return nil, err
 	}
 	r := &Run{cfg: cfg, wl: wl, done: make(chan struct{})}
+	r.tlFreed.Store(-1)
 	for i := 0; i < cfg.Workers; i++ {
 		w, err := newWorker(i, cfg.Precision)
 		if err != nil {
 			return nil, err
+		}
+		if cfg.TimelineNs > 0 {
+			if err := w.tl.init(cfg.Precision); err != nil {
+				return nil, err
+			}
 		}
 		if cfg.Requests > 0 {
 			w.quota = cfg.Requests / int64(cfg.Workers)
@@ -142,6 +172,7 @@ func (r *Run) coordinate() {
 	for _, w := range r.workers {
 		go func(w *worker) {
 			defer finished.Done()
+			defer w.tl.finish()
 			readied := false
 			defer func() {
 				if v := recover(); v != nil {
@@ -170,12 +201,27 @@ func (r *Run) coordinate() {
 	ready.Wait()
 	// Every worker is set up; start them together a little in the future.
 	t0 := clock.Now() + 1_000_000
+	r.measureFrom = t0 + r.cfg.WarmupNs
+	wallOffset := time.Now().UnixNano() - clock.Now()
+	for _, w := range r.workers {
+		w.tl.boundary = r.measureFrom + r.cfg.TimelineNs
+	}
+	var ctl *gcmanage.Controller
+	if r.cfg.Managed != nil {
+		ctl = gcmanage.Start(*r.cfg.Managed, gcctl.SetMemoryLimit(-1), r.idleFor)
+	}
+	tlStop, tlDone := make(chan struct{}), make(chan *TimelineReport, 1)
+	if r.cfg.TimelineNs > 0 {
+		go func() { tlDone <- r.timeline(tlStop, wallOffset) }()
+	} else {
+		tlDone <- nil
+	}
 	for range r.workers {
 		begin <- t0
 	}
 	close(begin)
 
-	measureFrom := t0 + r.cfg.WarmupNs
+	measureFrom := r.measureFrom
 	if wait := measureFrom - clock.Now(); wait > 0 {
 		select {
 		case <-time.After(time.Duration(wait)):
@@ -183,11 +229,25 @@ func (r *Run) coordinate() {
 		}
 	}
 	before := gcctl.Read()
+	fromMono := clock.Now()
 	fromWall := time.Now().UnixNano()
 	finished.Wait()
 	endMono := clock.Now()
 	after := gcctl.Read()
 	toWall := time.Now().UnixNano()
+	var events []gcmanage.Event
+	peak := max(before.HeapObjects, after.HeapObjects)
+	if ctl != nil {
+		var p uint64
+		events, p = ctl.Stop()
+		peak = max(peak, p)
+	}
+	close(tlStop)
+	tl := <-tlDone
+	if tl != nil {
+		peak = max(peak, tl.PeakHeap)
+		markControllerEvents(tl, events, measureFrom)
+	}
 
 	rep := &Report{
 		LateThresholdNs: r.cfg.LateThresholdNs,
@@ -224,12 +284,52 @@ func (r *Run) coordinate() {
 		SchedLatHist: after.SchedLatencies.Sub(before.SchedLatencies),
 		HeapLiveEnd:  after.HeapLive, HeapGoalEnd: after.HeapGoal,
 		GCPercent: after.GCPercent, MemoryLimit: after.MemoryLimit,
+		PeakHeapBytes: peak, Managed: ctl != nil,
 	}
+	if ctl != nil {
+		rep.GC.ThresholdBytes = ctl.ThresholdBytes()
+	}
+	for _, e := range events {
+		if e.EndNs >= fromMono && e.EndNs <= endMono {
+			rep.GC.ControllerCycles++
+		}
+		rep.GC.ControllerEvents = append(rep.GC.ControllerEvents, ControllerEvent{
+			AtNs: e.StartNs - measureFrom, DurationNs: e.EndNs - e.StartNs, WaitedNs: e.WaitedNs,
+			InGap: e.InGap, HeapBeforeBytes: e.HeapBeforeBytes, HeapAfterBytes: e.HeapAfterBytes,
+		})
+	}
+	rep.GC.RuntimeCycles = rep.GC.Cycles - min(rep.GC.Cycles, rep.GC.ControllerCycles)
+	rep.Timeline = tl
 	r.mu.Lock()
 	rep.Interrupted = r.stopped
 	r.t0 = t0
 	r.result = rep
 	r.mu.Unlock()
+}
+
+// idleFor is how long until the first worker is due (<= 0: one is serving or late).
+func (r *Run) idleFor(now int64) int64 {
+	due := int64(idleForever)
+	for _, w := range r.workers {
+		due = min(due, w.dueAt.Load())
+	}
+	if due == idleForever {
+		return due
+	}
+	return due - now
+}
+
+// markControllerEvents flags the timeline's GC events that ended inside a collection the
+// controller ran.
+func markControllerEvents(tl *TimelineReport, events []gcmanage.Event, measureFrom int64) {
+	for i := range tl.GCEvents {
+		at := tl.GCEvents[i].AtNs + measureFrom
+		for _, e := range events {
+			if at >= e.StartNs && at <= e.EndNs {
+				tl.GCEvents[i].Controller = true
+			}
+		}
+	}
 }
 
 func (r *Run) allFinished(wg *sync.WaitGroup) <-chan struct{} {

@@ -33,7 +33,17 @@ type worker struct {
 	stalls   int64
 	quota    int64 // measured requests this worker serves; 0: no limit
 	errMsg   string
+	// dueAt is the intended start of the next request while the worker waits for it,
+	// busy while it serves one, idleForever once it has stopped: the managed-GC
+	// controller reads it to find a moment when no request is due.
+	dueAt atomic.Int64
+	tl    tlWorker
 }
+
+const (
+	busy        = 0 // clock.Now() is never 0 (CLOCK_MONOTONIC counts from boot)
+	idleForever = math.MaxInt64
+)
 
 // WorkerReport is the per-worker part of the result document.
 type WorkerReport struct {
@@ -99,6 +109,8 @@ func (w *worker) loop(r *Run, req workload.Request, t0 int64) {
 	if c.Stall != nil {
 		nextStall = measureFrom + c.Stall.EveryNs
 	}
+	timeline := c.TimelineNs > 0
+	defer w.dueAt.Store(idleForever)
 	for !r.stop.Load() {
 		var intended, start int64
 		if open {
@@ -109,6 +121,7 @@ func (w *worker) loop(r *Run, req workload.Request, t0 int64) {
 			if intended >= end {
 				break
 			}
+			w.dueAt.Store(intended)
 			now := clock.Now()
 			if gap := intended - now; gap > sleepAbove {
 				time.Sleep(time.Duration(gap - sleepMargin))
@@ -127,6 +140,7 @@ func (w *worker) loop(r *Run, req workload.Request, t0 int64) {
 			}
 			intended = start
 		}
+		w.dueAt.Store(busy)
 		if start >= nextStall {
 			w.stalls++
 			nextStall += c.Stall.EveryNs
@@ -140,6 +154,9 @@ func (w *worker) loop(r *Run, req workload.Request, t0 int64) {
 			continue
 		}
 		w.latency.RecordValue(done - intended)
+		if timeline {
+			w.tl.record(r, done, done-intended)
+		}
 		w.service.RecordValue(done - start)
 		w.delay.RecordValue(start - intended)
 		if start-intended > c.LateThresholdNs {
