@@ -64,3 +64,106 @@ def result_table(r: Result) -> str:
     if r.interrupted:
         lines.append("interrupted: the run was stopped before its end")
     return "\n".join(lines)
+
+
+def _cell(v: float, unit: str) -> str:
+    if v != v:
+        return "-"
+    if unit == "ns":
+        return format_ns(v)
+    if unit == "bytes":
+        return format_bytes(v)
+    if unit == "rate":
+        return f"{v:,.0f}"
+    return f"{v:g}" if v == int(v) else f"{v:.1f}"
+
+
+_SHORT = {"lower": "lower", "higher": "HIGHER", "no difference": "same",
+          "too few trials": "few", "n/a": ""}  # fmt: skip
+LEGEND = (
+    "cells: median across trials; x = ratio to {base}; lower/HIGHER = differs from {base} "
+    "beyond trial-to-trial noise (exact Mann-Whitney U, two-sided, alpha {alpha:g}); same = no "
+    "difference; few = too few trials to tell (4 per stage needed)"
+)
+
+
+def _comparison_grid(c, rows, spread: bool, md: bool) -> tuple[list[str], list[list[str]]]:
+    from ._compare import METRICS, SHOWN
+
+    units = {k: u for k, _, u in METRICS}
+    labels = {k: lab for k, lab, _ in METRICS}
+    headers = ["metric"] + [r["stage"] for r in rows]
+    grid = []
+    for key in SHOWN:
+        line = [labels[key]]
+        for r in rows:
+            if r["skipped"] or not r["trials"]:
+                line.append("skipped" if r["skipped"] else "failed")
+                continue
+            cell = _cell(r[key], units[key])
+            if spread and r["trials"] > 1:
+                cell += (
+                    f" ({_cell(r[key + '_min'], units[key])}–{_cell(r[key + '_max'], units[key])})"
+                )
+            if r["stage"] != c.baseline:
+                ratio = r[key + "_ratio"]
+                if ratio == ratio:
+                    cell += f" {ratio:.2f}x"
+                mark = _SHORT.get(r[key + "_verdict"], "")
+                if mark:
+                    cell += f" {mark}"
+            line.append(cell)
+        grid.append(line)
+    return headers, grid
+
+
+def comparison_text(c) -> str:
+    rows = c.table()
+    env = c.environment
+    s = c.settings
+    run = ", ".join(f"{k}={v}" for k, v in s.items())
+    head = [
+        f"golat compare {c.workload}" + (f"  ({run})" if run else ""),
+        f"{c.trials_per_stage} trials per stage, interleaved, each in a fresh process; "
+        f"baseline: {c.baseline}",
+        f"machine: {env.get('cpu_model')}, CPUs {env.get('cpus_online')}, {env.get('kernel')}",
+    ]
+    headers, grid = _comparison_grid(c, rows, spread=False, md=False)
+    out = [*head, "", table(headers, grid, align_left=1)]
+    headers, grid = _comparison_grid(c, rows, spread=True, md=False)
+    keep = {"P99", "P99.99", "stddev (jitter)"}
+    spread_rows = [[g[0]] + [x.split(" (")[1].split(")")[0] if " (" in x else x for x in g[1:]]
+                   for g in grid if g[0] in keep]  # fmt: skip
+    out += ["", "spread across trials (min–max):", table(headers, spread_rows, align_left=1)]
+    out += ["", LEGEND.format(base=c.baseline, alpha=c.alpha)]
+    for r in rows:
+        if r["skipped"]:
+            out.append(f"{r['stage']}: skipped: {r['skipped']}")
+        for e in r["errors"][:3]:
+            out.append(f"{r['stage']}: a trial failed: {e.splitlines()[0] if e else e}")
+    if c.interrupted:
+        done = len(c.trials)
+        out.append(f"interrupted: {done} trial(s) measured before Ctrl-C; medians use those")
+    return "\n".join(out)
+
+
+def comparison_markdown(c) -> str:
+    rows = c.table()
+    headers, grid = _comparison_grid(c, rows, spread=True, md=True)
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(g) + " |" for g in grid]
+    env = c.environment
+    notes = [
+        "",
+        f"Workload `{c.workload}`, settings `{c.settings}`; {c.trials_per_stage} trials per "
+        f"stage, interleaved, each in a fresh process. Machine: {env.get('cpu_model')}, CPUs "
+        f"{env.get('cpus_online')}, {env.get('kernel')}.",
+        "",
+        LEGEND.format(base=c.baseline, alpha=c.alpha) + "; (min–max) is the spread across trials.",
+    ]
+    for r in rows:
+        if r["skipped"]:
+            notes.append(f"\n`{r['stage']}` skipped: {r['skipped']}")
+    if c.interrupted:
+        notes.append(f"\nInterrupted after {len(c.trials)} trials.")
+    return "\n".join(lines + notes) + "\n"

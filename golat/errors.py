@@ -16,6 +16,7 @@ __all__ = [
     "CoreUnusableAfterFork",
     "CoreNotBuilt",
     "SLOViolation",
+    "ComparisonInterrupted",
 ]
 
 
@@ -50,3 +51,13 @@ class CoreNotBuilt(GolatError, ImportError):
 
 class SLOViolation(GolatError, AssertionError):
     """A latency bound given as an SLO (``"p99<=1ms"``) was broken; the message names it."""
+
+
+class ComparisonInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped :func:`golat.compare`; ``comparison`` holds the trials measured so
+    far. A KeyboardInterrupt (not a GolatError), so Ctrl-C still ends a script that does not
+    catch it."""
+
+    def __init__(self, comparison: object) -> None:
+        super().__init__("comparison interrupted")
+        self.comparison = comparison

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from . import _units
 from .errors import ConfigError
 
-__all__ = ["Workload", "Noop", "Spin", "Alloc", "PooledAlloc", "Syscall", "parse"]
+__all__ = ["Workload", "Noop", "Spin", "Alloc", "PooledAlloc", "Syscall", "parse", "from_spec"]
 
 
 def _physical_memory() -> int:
@@ -123,6 +123,20 @@ _SIZE_FIELDS = {"size", "live_bytes"}
 def register(name: str, cls: type[Workload]) -> None:
     """Make ``cls`` reachable from :func:`parse` (and the command line) as ``name``."""
     _BY_NAME[name] = cls
+
+
+def from_spec(spec: dict[str, Any]) -> Workload:
+    """The workload whose :meth:`Workload.spec` is ``spec`` (how a child process gets it)."""
+    kinds = {cls.kind: cls for cls in _BY_NAME.values()}
+    cls = kinds.get(spec.get("kind", "")) if isinstance(spec, dict) else None
+    if cls is None:
+        raise ConfigError(
+            f"unknown workload spec {spec!r}; known kinds: {', '.join(sorted(kinds))}"
+        )
+    try:
+        return cls(**{k: v for k, v in spec.items() if k != "kind"})
+    except TypeError as err:
+        raise ConfigError(f"workload spec {spec!r}: {err}") from err
 
 
 def parse(text: str) -> Workload:
