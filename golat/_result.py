@@ -196,6 +196,12 @@ class Result:
             raise SLOViolation("; ".join(broken))
         return self
 
+    def plot(self, path: str, label: str = "run") -> Any:
+        """Save the percentile distribution and the timeline as a PNG (``golat[plot]``)."""
+        from ._plot import plot_result
+
+        return plot_result(self, path, label)
+
     def table(self) -> str:
         """An aligned table of latency and service-time statistics with units."""
         from ._format import result_table
