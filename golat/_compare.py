@@ -416,6 +416,10 @@ def compare(
         settings=dict(run_settings), baseline=baseline, skipped=skipped, alpha=float(alpha),
         environment=_env.collect(),
     )  # fmt: skip
+    if "timeline" not in run_settings:
+        # about 20 points per trial for the latency-over-time plot, at most one a second
+        planned = run_settings.get("duration") or 5.0
+        run_settings["timeline"] = max(0.01, min(1.0, float(planned) / 20))
     runnable = [s for s in stage_list if s.name not in skipped]
     order = [(t, s) for t in range(int(trials)) for s in runnable]
     try:

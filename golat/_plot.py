@@ -46,15 +46,18 @@ def percentile_curve(h: Histogram) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _distribution(ax: Any, curves: list[tuple[str, Histogram]]) -> None:
+    right = 10.0
     for label, h in curves:
         x, y = percentile_curve(h)
         if len(x):
             ax.plot(x, y / 1e3, label=label)
+            right = max(right, float(x[-1]))
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xticks([t for t, _ in _TICKS])
-    ax.set_xticklabels([lab for _, lab in _TICKS])
-    ax.set_xlim(1, None)
+    ticks = [(t, lab) for t, lab in _TICKS if t <= right * 1.01]
+    ax.set_xticks([t for t, _ in ticks])
+    ax.set_xticklabels([lab for _, lab in ticks])
+    ax.set_xlim(1, right)
     ax.set_xlabel("percentile (axis: 1/(1-p), log)")
     ax.set_ylabel("latency (µs, log)")
     ax.grid(True, which="both", alpha=0.3)
@@ -67,13 +70,16 @@ def _over_time(ax: Any, series: list[tuple[str, Any, Result]]) -> None:
         tl = r.timeline
         if tl is None or not len(tl):
             continue
-        t = tl.start_s + tl.interval_s
-        ax.step(t, tl.p99_ns / 1e3, where="pre", color=color, alpha=0.8, lw=1,
+        t = tl.start_s + tl.interval_s / 2
+        has = tl.count > 0
+        ax.plot(t[has], tl.p99_ns[has] / 1e3, color=color, alpha=0.8, lw=1, marker=".",
                 label=label)  # fmt: skip
-        ax.step(t, tl.max_ns / 1e3, where="pre", color=color, alpha=0.35, lw=0.8, ls="--")
-        ev = tl.gc_event_s[(tl.gc_event_s >= 0)]
+        ax.plot(t[has], tl.max_ns[has] / 1e3, color=color, alpha=0.35, lw=0.8, ls="--")
+        end = tl.start_s[-1] + tl.interval_s
+        ev = tl.gc_event_s[(tl.gc_event_s >= 0) & (tl.gc_event_s <= end)]
         if len(ev):
-            ax.plot(ev, np.full(len(ev), 1.0), marker="|", ls="", ms=12, color=color)
+            ax.plot(ev, np.full(len(ev), 0.03), marker="|", ls="", ms=14, color=color,
+                    transform=ax.get_xaxis_transform())  # fmt: skip
     ax.set_yscale("log")
     ax.set_xlabel("time in the measured window (s); | marks a GC cycle")
     ax.set_ylabel("latency (µs, log)")

@@ -1,0 +1,76 @@
+"""CLI smoke tests: golat compare (table, files, SLO exit status, Ctrl-C) and run --gc managed."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from golat._cli import main
+
+QUICK = ["--stages", "baseline,gc", "--trials", "2", "--duration", "0.15s", "--warmup",
+         "0.05s", "--rate", "2000", "--quiet"]  # fmt: skip
+WL = "alloc:size=1KiB,count=4,live_bytes=2MiB"
+
+
+def test_compare_prints_table_and_writes_files(tmp_path, capsys):
+    js, md = tmp_path / "c.json", tmp_path / "c.md"
+    rc = main(["compare", WL, *QUICK, "--json", str(js), "--markdown", str(md),
+               "--slo", "p99<=60s"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert "baseline" in out and "P99.99" in out and "SLO met" in out
+    d = json.loads(js.read_text())
+    assert [r["stage"] for r in d["table"]] == ["baseline", "gc"]
+    assert md.read_text().startswith("| metric | baseline | gc |")
+
+
+def test_compare_slo_broken_exits_nonzero_naming_the_bound(capsys):
+    rc = main(["compare", WL, *QUICK, "--slo", "p50<=1ns,p99<=60s"])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "gc: p50<=1 ns broken" in err and "p99<=" not in err
+
+
+def test_compare_plot(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "c.png"
+    assert main(["compare", "spin:ns=1us", *QUICK, "--plot", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_compare_bad_input(capsys):
+    assert main(["compare", "noop", "--stages", "fast"]) == 2
+    assert "unknown stage 'fast'" in capsys.readouterr().err
+    assert main(["compare", "noop", "--slo", "p99 about 1ms"]) == 2
+
+
+def test_compare_ctrl_c_prints_what_was_measured():
+    cmd = [sys.executable, "-m", "golat", "compare", "spin:ns=1us", "--stages", "baseline,gc",
+           "--trials", "3", "--duration", "2s", "--warmup", "0s", "--rate", "2000"]  # fmt: skip
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)  # fmt: skip
+    line = p.stderr.readline()  # the first trial's progress line
+    assert line.startswith("[1/6] baseline"), line
+    os.killpg(p.pid, signal.SIGINT)  # as a terminal's Ctrl-C: parent and child
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 130, err
+    assert "interrupted" in err and "interrupted: 1 trial(s) measured" in out
+    assert "baseline" in out
+
+
+def test_run_managed_gc(capsys, tmp_path):
+    rc = main(["run", "alloc:size=1KiB,count=16,live_bytes=1MiB", "--rate", "20000",
+               "--requests", "4000", "--gc", "managed", "--gc-threshold", "8MiB", "--quiet",
+               "--timeline", "0.1s", "--json", str(tmp_path / "r.json")])  # fmt: skip
+    out = capsys.readouterr().out
+    assert rc == 0 and "managed GC:" in out
+    d = json.loads((tmp_path / "r.json").read_text())
+    assert d["gc"]["controller_cycles"] >= 1 and d["timeline"]["interval_s"] == 0.1
+
+
+def test_run_bad_gc(capsys):
+    assert main(["run", "noop", "--requests", "10", "--gc", "sometimes"]) == 2
+    assert "managed" in capsys.readouterr().err
