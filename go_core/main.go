@@ -17,6 +17,7 @@ import (
 	"unsafe"
 
 	"golat/go_core/internal/gcctl"
+	_ "golat/go_core/internal/pycall" // registers the "python" workload
 	"golat/go_core/internal/workload"
 )
 

@@ -5,8 +5,12 @@ Importing golat is cheap and starts no Go runtime; the core loads on first use.
 
 from . import errors, runtime, workloads
 from ._histogram import Histogram
+from ._measure import harness_floor, measure
 from ._result import Result
 from ._run import Stall, run
 from ._version import __version__
 
-__all__ = ["Histogram", "Result", "Stall", "errors", "run", "runtime", "workloads", "__version__"]
+__all__ = [
+    "Histogram", "Result", "Stall", "errors", "harness_floor", "measure", "run", "runtime",
+    "workloads", "__version__",
+]  # fmt: skip

@@ -99,6 +99,10 @@ func (w *worker) loop(r *Run, req workload.Request, t0 int64) {
 	if c.Stall != nil {
 		nextStall = measureFrom + c.Stall.EveryNs
 	}
+	if !open {
+		clock.SpinUntil(t0) // start together at t0, as open-loop workers do
+	}
+	stopper, _ := r.wl.(workload.Stopper)
 	for !r.stop.Load() {
 		var intended, start int64
 		if open {
@@ -135,6 +139,9 @@ func (w *worker) loop(r *Run, req workload.Request, t0 int64) {
 		req()
 		done := clock.Now()
 		w.done.Add(1)
+		if stopper != nil && stopper.Stopped() {
+			r.stop.Store(true) // this request is still counted below
+		}
 		if intended < measureFrom {
 			w.warmup++
 			continue
