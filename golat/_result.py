@@ -161,6 +161,7 @@ class Result:
     def check(self, slo: str) -> Result:
         """Raise :class:`~golat.errors.SLOViolation` naming each broken bound of ``slo``
         (e.g. ``"p99<=1ms,max<=10ms"``); return self when every bound holds."""
+        __tracebackhide__ = True  # pytest: show the test's line, not this one
         broken = self.violations(slo)
         if broken:
             raise SLOViolation("; ".join(broken))
