@@ -35,6 +35,7 @@ int golat_run_stop(int64_t handle, int wait, char* err, int errcap);
 int golat_run_result(int64_t handle, char* out, int64_t outcap, int64_t* n, int64_t* counts, int64_t countscap, int64_t* ncounts, char* err, int errcap);
 int golat_run_free(int64_t handle, char* err, int errcap);
 int golat_active_runs(int64_t* n, char* err, int errcap);
+int golat_clock_pair_loop(int64_t n, int64_t* ns, char* err, int errcap);
 int golat_panic_for_test(char* err, int errcap);
 """
 
@@ -217,6 +218,11 @@ def run_free(handle: int) -> None:
 
 def active_runs() -> int:
     return _int64_out("golat_active_runs")
+
+
+def clock_pair_loop(n: int) -> int:
+    """ns a plain Go loop of n iterations, each reading the clock twice, took."""
+    return _int64_out("golat_clock_pair_loop", n)
 
 
 def panic_for_test() -> None:
