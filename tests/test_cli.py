@@ -74,3 +74,18 @@ def test_info_text_and_json():
     assert "go_version" in p.stdout and "node 0 cpus" in p.stdout
     j = json.loads(golat_cmd("info", "--json").stdout)
     assert j["runtime"]["gomaxprocs"] >= 1 and j["topology"]["nodes"]
+
+
+def test_ctrl_c_prints_what_was_measured_and_exits_130():
+    import signal
+    import time
+
+    p = subprocess.Popen([sys.executable, "-m", "golat", "run", "noop", "--rate", "1000",
+                          "--duration", "600s", "--quiet"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)  # fmt: skip
+    time.sleep(2.0)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 130, err
+    assert "interrupted: the run was stopped" in out and "P99.99" in out
+    assert "Traceback" not in err
