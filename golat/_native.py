@@ -35,6 +35,7 @@ int golat_run_stop(int64_t handle, int wait, char* err, int errcap);
 int golat_run_result(int64_t handle, char* out, int64_t outcap, int64_t* n, int64_t* counts, int64_t countscap, int64_t* ncounts, char* err, int errcap);
 int golat_run_free(int64_t handle, char* err, int errcap);
 int golat_active_runs(int64_t* n, char* err, int errcap);
+int golat_clock_pair_loop(int64_t n, int64_t* ns, char* err, int errcap);
 int golat_panic_for_test(char* err, int errcap);
 """
 
@@ -231,6 +232,11 @@ def request_callback(call: Any) -> tuple[Any, int]:
     ffi, _ = _get()
     cb = ffi.callback("int(void)", call, error=2)
     return cb, int(ffi.cast("uintptr_t", cb))
+
+
+def clock_pair_loop(n: int) -> int:
+    """ns a plain Go loop of n iterations, each reading the clock twice, took."""
+    return _int64_out("golat_clock_pair_loop", n)
 
 
 def panic_for_test() -> None:

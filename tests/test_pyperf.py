@@ -65,7 +65,7 @@ def test_pyperf_stats_hist_and_compare_to_read_the_output(tmp_path):
             assert rmd[key] >= 0, key
         h = Histogram.decode(rmd["golat_latency_hdr"])
         assert h.count == rmd["golat_requests"] == 2 * 100  # the value runs, not the warmup
-        assert max(run.values) <= rmd["golat_max"] + 1e-9
+        assert max(run.values) <= rmd["golat_max"] * 1.01  # p99 is a bucket top, max exact
     py = suite.get_benchmark("python")
     assert py.get_metadata()["golat_stat"] == "p50"
     assert py.get_metadata()["golat_workload"].startswith("python:")

@@ -46,7 +46,9 @@ def test_percentiles_land_in_benchmark_json(pytester):
     lat = info["latency"]
     for key in ("p50", "p90", "p99", "p99_9", "p99_99", "max", "stddev"):
         assert lat[key] > 0, key
-    assert lat["p50"] <= lat["p99"] <= lat["p99_99"] <= lat["max"] < 10  # seconds, not ns
+    # percentiles are bucket tops (1 % wide), max is exact
+    assert lat["p50"] <= lat["p99"] <= lat["p99_99"] <= lat["max"] * 1.01
+    assert lat["max"] < 10  # seconds, not ns
     assert info["workload"].startswith("python:") and info["workload"].endswith("work")
     assert info["errors"] == 0 and info["harness_floor"]["p50"] > 0
     # the whole histogram comes back from HdrHistogram's encoding, in ns
