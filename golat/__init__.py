@@ -6,6 +6,7 @@ Importing golat is cheap and starts no Go runtime; the core loads on first use.
 from . import errors, runtime, workloads
 from ._compare import Comparison, Stage, compare
 from ._histogram import Histogram
+from ._measure import harness_floor, measure
 from ._result import Result
 from ._run import Stall, run
 from ._timeline import Timeline
@@ -13,5 +14,5 @@ from ._version import __version__
 
 __all__ = [
     "Comparison", "Histogram", "Result", "Stage", "Stall", "Timeline", "compare", "errors",
-    "run", "runtime", "workloads", "__version__",
+    "harness_floor", "measure", "run", "runtime", "workloads", "__version__",
 ]  # fmt: skip

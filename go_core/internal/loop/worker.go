@@ -47,13 +47,18 @@ const (
 
 // WorkerReport is the per-worker part of the result document.
 type WorkerReport struct {
-	ID             int    `json:"id"`
-	Requests       int64  `json:"requests"`
-	WarmupRequests int64  `json:"warmup_requests"`
-	LateStarts     int64  `json:"late_starts"`
-	Stalls         int64  `json:"stalls"`
-	OutOfRange     int64  `json:"out_of_range"`
-	Error          string `json:"error,omitempty"`
+	ID             int   `json:"id"`
+	Requests       int64 `json:"requests"`
+	WarmupRequests int64 `json:"warmup_requests"`
+	LateStarts     int64 `json:"late_starts"`
+	Stalls         int64 `json:"stalls"`
+	OutOfRange     int64 `json:"out_of_range"`
+	// Exact extremes (ns); the histograms hold them within their precision only.
+	LatencyMinNs int64  `json:"latency_min_ns"`
+	LatencyMaxNs int64  `json:"latency_max_ns"`
+	ServiceMinNs int64  `json:"service_min_ns"`
+	ServiceMaxNs int64  `json:"service_max_ns"`
+	Error        string `json:"error,omitempty"`
 }
 
 func newWorker(id, precision int) (*worker, error) {
@@ -111,6 +116,8 @@ func (w *worker) loop(r *Run, req workload.Request, t0 int64) {
 	}
 	timeline := c.TimelineNs > 0
 	defer w.dueAt.Store(idleForever)
+	clock.SpinUntil(t0) // every worker starts at t0: nothing before it counts as warm-up
+	stopper, _ := r.wl.(workload.Stopper)
 	for !r.stop.Load() {
 		var intended, start int64
 		if open {
@@ -149,6 +156,9 @@ func (w *worker) loop(r *Run, req workload.Request, t0 int64) {
 		req()
 		done := clock.Now()
 		w.done.Add(1)
+		if stopper != nil && stopper.Stopped() {
+			r.stop.Store(true) // this request is still counted below
+		}
 		if intended < measureFrom {
 			w.warmup++
 			continue
@@ -173,7 +183,9 @@ func (w *worker) report() WorkerReport {
 	return WorkerReport{
 		ID: w.id, Requests: w.measured, WarmupRequests: w.warmup, LateStarts: w.late,
 		Stalls: w.stalls, Error: w.errMsg,
-		OutOfRange: w.latency.Overflow() + w.service.Overflow(),
+		OutOfRange:   w.latency.Overflow() + w.service.Overflow(),
+		LatencyMinNs: w.latency.Min(), LatencyMaxNs: w.latency.Max(),
+		ServiceMinNs: w.service.Min(), ServiceMaxNs: w.service.Max(),
 	}
 }
 
