@@ -90,6 +90,13 @@ def _parser() -> Any:
                      help=f"workload (default: {DEFAULT_COMPARE_WORKLOAD})")  # fmt: skip
     cmp.add_argument("--stages", default=None,
                      help="comma-separated stages (default: baseline,gc,lock,numa)")  # fmt: skip
+    cmp.add_argument(
+        "--stage", action="append", default=[], metavar="NAME:KEY=VALUE,...",
+        help="a stage of your own, after --stages (repeatable): lower-case keys are golat.run "
+        "settings (gc=off, workers=2, gc_threshold=512MiB ...), pooled=1 runs the "
+        "non-allocating variant, UPPER-CASE keys are start-up environment (GOGC=off, "
+        "GOMAXPROCS=1, GODEBUG=asyncpreemptoff=1); e.g. --stage 'off:gc=off'",
+    )  # fmt: skip
     cmp.add_argument("--trials", type=int, default=None, help="trials per stage (default 5)")
     cmp.add_argument("--duration", default=None, help="measured time per trial (default 5s)")
     cmp.add_argument("--warmup", default=None, help="warm-up per trial (default 1s)")
@@ -238,6 +245,43 @@ def _trial_line(done: int, total: int, trial: Any) -> str:
             f"({trial.wall_s:.1f} s)")  # fmt: skip
 
 
+def parse_stage(text: str) -> Any:
+    """``NAME:key=value,...`` -> a golat.Stage (see ``golat compare --help``)."""
+    from ._compare import Stage
+    from .errors import ConfigError
+
+    name, sep, rest = text.partition(":")
+    settings: dict[str, Any] = {}
+    env: dict[str, str] = {}
+    pooled = False
+    for part in filter(None, (p.strip() for p in rest.split(","))):
+        key, eq, value = part.partition("=")
+        key, value = key.strip(), value.strip()
+        if not eq or not key:
+            raise ConfigError(f"--stage {text!r}: write NAME:key=value,...; cannot read {part!r}")
+        if key.isupper():
+            env[key] = value
+        elif key == "pooled":
+            pooled = value.lower() in ("1", "true", "yes")
+        else:
+            settings[key] = _setting_value(value)
+    return Stage(name.strip(), settings, env, pooled=pooled, description=rest)
+
+
+def _setting_value(v: str) -> Any:
+    low = v.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("none", "null"):
+        return None
+    for conv in (int, float):
+        try:
+            return conv(v)
+        except ValueError:
+            pass
+    return v
+
+
 def _cmd_compare(args: Any) -> int:
     from . import _units, workloads
     from ._compare import compare
@@ -266,7 +310,15 @@ def _cmd_compare(args: Any) -> int:
 
     interrupted = False
     try:
-        c = compare(wl, args.stages, trials, baseline=args.baseline, trace=not args.no_trace,
+        from ._compare import resolve_stages
+
+        stages = None
+        if args.stage:
+            stages = resolve_stages(args.stages) if args.stages else []
+            stages += [parse_stage(t) for t in args.stage]
+        else:
+            stages = args.stages
+        c = compare(wl, stages, trials, baseline=args.baseline, trace=not args.no_trace,
                     progress=progress, **settings)  # fmt: skip
     except ComparisonInterrupted as stop:
         c = stop.comparison

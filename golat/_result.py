@@ -63,12 +63,15 @@ class GCActivity:
 
     ``cycles`` = ``runtime_cycles`` (started by the runtime: heap goal or memory limit) +
     ``controller_cycles`` (run by the managed-GC controller). ``peak_heap_bytes`` is the
-    largest heap in use sampled during the run (every 1 ms under ``gc="managed"``, else
-    every timeline tick, at most 50 ms apart). ``controller_events`` lists every collection
-    the controller ran (warm-up included), with ``at_ns`` from the window's start, its
-    duration, how long it waited for a gap and whether it found one (``in_gap``).
+    largest heap in use sampled during the run (by the managed-GC controller, 1 to 50 ms
+    apart, and at every timeline tick, at most 50 ms apart). ``controller_events`` lists
+    every collection the controller ran (warm-up included), with ``at_ns`` from the window's
+    start, its duration, how long it waited for a gap and whether it found one (``in_gap``).
     ``sched_latency_p99_ns``: P99 of the runtime's scheduler latency (time goroutines
-    spent runnable before running, /sched/latencies:seconds), in the window.
+    spent runnable before running, /sched/latencies:seconds), in the window. It counts every
+    goroutine, golat's own timeline sampler and GC controller included, and a worker that
+    spins between requests is rarely scheduled: read it as the runtime's health, not as
+    the requests' delay.
     """
 
     cycles: int = 0

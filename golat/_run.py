@@ -57,7 +57,8 @@ def gc_percent_for(gc: GCSetting) -> int | None:
 def managed_gc_spec(
     threshold: int | str | None, rate: float | None, workers: int
 ) -> dict[str, int]:
-    """The managed-GC controller's settings: heap sampled every 1 ms; once the heap passes
+    """The managed-GC controller's settings: heap read 1 ms to 50 ms apart (more often as
+    the heap, at its recent growth rate, nears the threshold); once the heap passes
     the threshold, wait up to 100 ms for every worker to be idle with its next request at
     least ``min_gap`` away, then collect (collect at once in a closed loop, which has no
     gaps). ``min_gap`` is half a worker's arrival period, kept within 10..200 µs."""
@@ -196,9 +197,10 @@ def run(
         arrivals: ``"constant"`` or ``"poisson"`` spacing at ``rate``.
         stall: a :class:`Stall` to inject.
         gc: ``None`` (leave as is), a GC percent, ``"off"``, ``"default"`` (100) or
-            ``"managed"``: GC off, and a controller in the core that samples the heap every
-            1 ms and runs a collection itself once the heap passes ``gc_threshold``, at a
-            moment when no request is due (see docs/gc.md). Restored after the run.
+            ``"managed"``: GC off, and a controller in the core that reads the heap (1 ms
+            to 50 ms apart) and runs a collection itself once the heap passes
+            ``gc_threshold``, at a moment when no request is due (see docs/gc.md).
+            Restored after the run.
         memory_limit: soft memory limit in bytes (or ``"512MiB"``) during the run; restored.
             With GC off (``"off"``, ``-1``, ``"managed"``) and no limit given, golat sets
             :func:`golat.runtime.default_memory_limit` (half the memory available).

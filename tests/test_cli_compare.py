@@ -74,3 +74,23 @@ def test_run_managed_gc(capsys, tmp_path):
 def test_run_bad_gc(capsys):
     assert main(["run", "noop", "--requests", "10", "--gc", "sometimes"]) == 2
     assert "managed" in capsys.readouterr().err
+
+
+def test_parse_stage():
+    from golat._cli import parse_stage
+
+    st = parse_stage("nopreempt:gc=managed,pooled=1,GODEBUG=asyncpreemptoff=1,workers=2")
+    assert st.name == "nopreempt" and st.pooled
+    assert st.settings == {"gc": "managed", "workers": 2}
+    assert st.env == {"GODEBUG": "asyncpreemptoff=1"}
+    assert parse_stage("off:gc=off,timeline=0.1").settings == {"gc": "off", "timeline": 0.1}
+    with pytest.raises(ValueError, match="key=value"):
+        parse_stage("x:gc")
+
+
+def test_compare_custom_stages(capsys):
+    rc = main(["compare", "spin:ns=1us", "--stages", "baseline", "--stage", "off:gc=off,GOGC=off",
+               "--trials", "1", "--duration", "0.1s", "--warmup", "0s", "--rate", "2000",
+               "--quiet"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert rc == 0 and "baseline" in out and " off" in out

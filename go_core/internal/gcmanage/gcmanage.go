@@ -17,7 +17,10 @@ import (
 type Config struct {
 	// ThresholdBytes: collect once the heap in use reaches it; 0 derives it (see Threshold).
 	ThresholdBytes int64 `json:"threshold_bytes"`
-	// SampleNs is how often the heap is read.
+	// SampleNs is the shortest time between heap readings. The controller reads less often
+	// (up to maxSampleNs apart) while the heap, growing at its recent rate, cannot reach
+	// the threshold before the reading after next: a workload that does not allocate is
+	// read 20 times a second instead of 1000, and so woken less.
 	SampleNs int64 `json:"sample_ns"`
 	// MinGapNs is the idle time before the next intended start the controller looks for.
 	MinGapNs int64 `json:"min_gap_ns"`
@@ -106,13 +109,34 @@ func (c *Controller) stopped() bool {
 	}
 }
 
+// maxSampleNs bounds the time between heap readings.
+const maxSampleNs = 50_000_000
+
+// nextSample is how long to wait before reading the heap again: half the time the heap
+// needs, at the growth rate seen over the last wait, to reach the threshold; within
+// [minNs, maxSampleNs].
+func nextSample(heap, prevHeap uint64, waitedNs int64, target int64, minNs int64) int64 {
+	left := target - int64(heap)
+	grew := int64(heap) - int64(prevHeap)
+	if left <= 0 {
+		return minNs
+	}
+	if grew <= 0 {
+		return max(minNs, maxSampleNs)
+	}
+	// ns until the threshold at the recent rate, halved; float to avoid overflow
+	eta := float64(left) / float64(grew) * float64(waitedNs) / 2
+	return int64(min(max(eta, float64(minNs)), float64(max(minNs, maxSampleNs))))
+}
+
 func (c *Controller) loop(hr *gcctl.HeapReader) {
 	defer close(c.done)
-	t := time.NewTicker(time.Duration(c.cfg.SampleNs))
+	t := time.NewTimer(time.Duration(c.cfg.SampleNs))
 	defer t.Stop()
 	// After a collection the heap must grow by a quarter of the threshold before the next
 	// one, so a threshold below the live heap cannot make the controller collect back to back.
 	var floor uint64
+	prev, wait := hr.InUse(), c.cfg.SampleNs
 	for {
 		select {
 		case <-c.stop:
@@ -121,6 +145,10 @@ func (c *Controller) loop(hr *gcctl.HeapReader) {
 		}
 		h := hr.InUse()
 		c.notePeak(h)
+		target := max(c.threshold, int64(floor))
+		wait = nextSample(h, prev, wait, target, c.cfg.SampleNs)
+		prev = h
+		t.Reset(time.Duration(wait))
 		if int64(h) < c.threshold || h < floor {
 			continue
 		}
@@ -134,6 +162,8 @@ func (c *Controller) loop(hr *gcctl.HeapReader) {
 		end := clock.Now()
 		after := hr.InUse()
 		floor = after + uint64(c.threshold/4)
+		prev, wait = after, c.cfg.SampleNs
+		t.Reset(time.Duration(wait))
 		c.mu.Lock()
 		c.events = append(c.events, Event{
 			StartNs: start, EndNs: end, WaitedNs: start - passed, InGap: inGap,

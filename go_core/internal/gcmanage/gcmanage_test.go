@@ -28,6 +28,29 @@ func TestThreshold(t *testing.T) {
 	}
 }
 
+func TestNextSample(t *testing.T) {
+	const ms = 1_000_000
+	for _, c := range []struct {
+		name           string
+		heap, prev     uint64
+		waited, target int64
+		want           int64
+	}{
+		{"not growing: slowest", 100, 100, ms, 1000, maxSampleNs},
+		{"shrinking: slowest", 90, 100, ms, 1000, maxSampleNs},
+		{"past the threshold: fastest", 1000, 900, ms, 1000, ms},
+		{"half the time to the threshold", 100, 90, ms, 200, 5 * ms},
+		{"never below the minimum", 100, 0, ms, 110, ms},
+		{"never above the maximum", 100, 99, ms, 1 << 40, maxSampleNs},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := nextSample(c.heap, c.prev, c.waited, c.target, ms); got != c.want {
+				t.Fatalf("nextSample = %d, want %d", got, c.want)
+			}
+		})
+	}
+}
+
 var keep [][]byte
 
 // The controller collects once the heap passes its threshold, and only then.
