@@ -5,6 +5,7 @@ latency over time from the runs' timelines with their GC events marked."""
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -65,32 +66,38 @@ def _distribution(ax: Any, curves: list[tuple[str, Histogram]]) -> None:
     ax.set_title("latency by percentile (CO-corrected, all trials merged)")
 
 
-def _over_time(ax: Any, series: list[tuple[str, Any, Result]]) -> None:
-    for label, color, r in series:
-        tl = r.timeline
-        if tl is None or not len(tl):
+def _over_time(ax: Any, series: list[tuple[str, Any, list[Result]]]) -> None:
+    """Per stage: the median across trials of each interval's P99 (line) and the range
+    across trials (band); GC events of every trial as ticks at the bottom."""
+    for label, color, results in series:
+        tls = [r.timeline for r in results if r.timeline is not None and len(r.timeline)]
+        if not tls:
             continue
-        t = tl.start_s + tl.interval_s / 2
-        has = tl.count > 0
-        ax.plot(t[has], tl.p99_ns[has] / 1e3, color=color, alpha=0.8, lw=1, marker=".",
-                label=label)  # fmt: skip
-        ax.plot(t[has], tl.max_ns[has] / 1e3, color=color, alpha=0.35, lw=0.8, ls="--")
-        end = tl.start_s[-1] + tl.interval_s
-        ev = tl.gc_event_s[(tl.gc_event_s >= 0) & (tl.gc_event_s <= end)]
+        n = max(len(t) for t in tls)
+        p99 = np.full((len(tls), n), np.nan)
+        for i, t in enumerate(tls):
+            v = t.p99_ns.astype(float)
+            v[t.count == 0] = np.nan
+            p99[i, : len(t)] = v / 1e3
+        iv = tls[0].interval_s
+        x = (np.arange(n) + 0.5) * iv
+        with warnings.catch_warnings():  # all-NaN columns (no trial reached them) are fine
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mid = np.nanmedian(p99, axis=0)
+            lo, hi = np.nanmin(p99, axis=0), np.nanmax(p99, axis=0)
+        ax.plot(x, mid, color=color, lw=1.5, marker=".", label=f"{label} ({len(tls)} trials)")
+        ax.fill_between(x, lo, hi, color=color, alpha=0.12, lw=0)
+        ev = np.concatenate([t.gc_event_s for t in tls])
+        ev = ev[(ev >= 0) & (ev <= n * iv)]
         if len(ev):
             ax.plot(ev, np.full(len(ev), 0.03), marker="|", ls="", ms=14, color=color,
-                    transform=ax.get_xaxis_transform())  # fmt: skip
+                    alpha=0.6, transform=ax.get_xaxis_transform())  # fmt: skip
     ax.set_yscale("log")
-    ax.set_xlabel("time in the measured window (s); | marks a GC cycle")
-    ax.set_ylabel("latency (µs, log)")
+    ax.set_xlabel("time in the measured window (s); | marks a GC cycle (any trial)")
+    ax.set_ylabel("P99 per interval (µs, log)")
     ax.grid(True, which="both", alpha=0.3)
-    ax.set_title("P99 per interval (solid) and max (dashed), every trial")
-    handles, labels = ax.get_legend_handles_labels()
-    seen: dict[str, Any] = {}
-    for hd, lb in zip(handles, labels):
-        seen.setdefault(lb, hd)
-    if seen:
-        ax.legend(seen.values(), seen.keys(), loc="upper left")
+    ax.set_title("P99 per interval: median across trials (line), range across trials (band)")
+    ax.legend(loc="upper left")
 
 
 def plot_comparison(c: Comparison, path: str | os.PathLike[str]) -> Path:
@@ -107,8 +114,7 @@ def plot_comparison(c: Comparison, path: str | os.PathLike[str]) -> Path:
         for r in results[1:]:
             merged.merge(r.latency)
         curves.append((f"{st.name} ({len(results)} trials)", merged))
-        color = colors[i % len(colors)]
-        series += [(st.name, color, r) for r in results]
+        series.append((st.name, colors[i % len(colors)], results))
     _distribution(ax1, curves)
     _over_time(ax2, series)
     fig.suptitle(f"golat compare {c.workload}", fontsize=10)
@@ -124,7 +130,7 @@ def plot_result(r: Result, path: str | os.PathLike[str], label: str = "run") -> 
     plt = _pyplot()
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 9))
     _distribution(ax1, [(label, r.latency)])
-    _over_time(ax2, [(label, "C0", r)])
+    _over_time(ax2, [(label, "C0", [r])])
     fig.tight_layout()
     out = Path(path)
     fig.savefig(out, dpi=100)
