@@ -63,6 +63,9 @@ type Event struct {
 	InGap           bool   `json:"in_gap"`    // started with no request due within MinGapNs
 	HeapBeforeBytes uint64 `json:"heap_before_bytes"`
 	HeapAfterBytes  uint64 `json:"heap_after_bytes"`
+	// Cycle is the GC cycle count (/gc/cycles/total) once the collection returned: the
+	// number of the cycle it ran, to tell its cycles from the runtime's.
+	Cycle uint64 `json:"cycle"`
 }
 
 // Idle reports how long (ns) until some worker is due, seen at now; <= 0 when one is
@@ -160,14 +163,14 @@ func (c *Controller) loop(hr *gcctl.HeapReader) {
 		start := clock.Now()
 		runtime.GC()
 		end := clock.Now()
-		after := hr.InUse()
+		after, cycle := hr.InUseAndCycles()
 		floor = after + uint64(c.threshold/4)
 		prev, wait = after, c.cfg.SampleNs
 		t.Reset(time.Duration(wait))
 		c.mu.Lock()
 		c.events = append(c.events, Event{
 			StartNs: start, EndNs: end, WaitedNs: start - passed, InGap: inGap,
-			HeapBeforeBytes: h, HeapAfterBytes: after,
+			HeapBeforeBytes: h, HeapAfterBytes: after, Cycle: cycle,
 		})
 		c.mu.Unlock()
 	}

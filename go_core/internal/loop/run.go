@@ -248,7 +248,6 @@ func (r *Run) coordinate() {
 		}
 	}
 	before := gcctl.Read()
-	fromMono := clock.Now()
 	fromWall := time.Now().UnixNano()
 	finished.Wait()
 	endMono := clock.Now()
@@ -265,7 +264,7 @@ func (r *Run) coordinate() {
 	tl := <-tlDone
 	if tl != nil {
 		peak = max(peak, tl.PeakHeap)
-		markControllerEvents(tl, events, measureFrom)
+		markControllerEvents(tl, events)
 	}
 
 	rep := &Report{
@@ -309,7 +308,9 @@ func (r *Run) coordinate() {
 		rep.GC.ThresholdBytes = ctl.ThresholdBytes()
 	}
 	for _, e := range events {
-		if e.EndNs >= fromMono && e.EndNs <= endMono {
+		// runtime.GC returns after sweeping, later than its cycle is counted: tell the
+		// window's cycles apart by number, not by time.
+		if e.Cycle > before.GCCycles && e.Cycle <= after.GCCycles {
 			rep.GC.ControllerCycles++
 		}
 		rep.GC.ControllerEvents = append(rep.GC.ControllerEvents, ControllerEvent{
@@ -338,16 +339,14 @@ func (r *Run) idleFor(now int64) int64 {
 	return due - now
 }
 
-// markControllerEvents flags the timeline's GC events that ended inside a collection the
-// controller ran.
-func markControllerEvents(tl *TimelineReport, events []gcmanage.Event, measureFrom int64) {
+// markControllerEvents flags the timeline's GC events whose cycle the controller ran.
+func markControllerEvents(tl *TimelineReport, events []gcmanage.Event) {
+	mine := map[uint64]bool{}
+	for _, e := range events {
+		mine[e.Cycle] = true
+	}
 	for i := range tl.GCEvents {
-		at := tl.GCEvents[i].AtNs + measureFrom
-		for _, e := range events {
-			if at >= e.StartNs && at <= e.EndNs {
-				tl.GCEvents[i].Controller = true
-			}
-		}
+		tl.GCEvents[i].Controller = mine[uint64(tl.GCEvents[i].Number)]
 	}
 }
 

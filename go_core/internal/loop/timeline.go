@@ -42,9 +42,10 @@ type TimelineReport struct {
 
 // TimelineEvent is a GC cycle: when its last pause ended and its total pause.
 type TimelineEvent struct {
-	AtNs       int64 `json:"at_ns"`
-	PauseNs    int64 `json:"pause_ns"`
-	Controller bool  `json:"controller"` // run by the managed-GC controller
+	Number     uint32 `json:"number"` // the cycle's number (count of cycles so far)
+	AtNs       int64  `json:"at_ns"`
+	PauseNs    int64  `json:"pause_ns"`
+	Controller bool   `json:"controller"` // run by the managed-GC controller
 }
 
 // tlWorker is a worker's part of the timeline.
@@ -118,9 +119,11 @@ func (r *Run) timeline(stop <-chan struct{}, wallOffset int64) *TimelineReport {
 		grow(k)
 		in := Interval{Count: merged.TotalCount(), GCCycles: gcCount[k], HeapBytes: heapMax[k]}
 		if in.Count > 0 {
-			in.P50, in.P90 = merged.ValueAtQuantile(50), merged.ValueAtQuantile(90)
-			in.P99, in.P99_9 = merged.ValueAtQuantile(99), merged.ValueAtQuantile(99.9)
-			in.P99_99, in.Max, in.Mean = merged.ValueAtQuantile(99.99), merged.Max(), merged.Mean()
+			// A percentile is its bucket's highest equivalent value, which can pass the
+			// exact max by up to the bucket width: never report more than the max.
+			in.Max, in.Mean = merged.Max(), merged.Mean()
+			q := func(p float64) int64 { return min(merged.ValueAtQuantile(p), in.Max) }
+			in.P50, in.P90, in.P99, in.P99_9, in.P99_99 = q(50), q(90), q(99), q(99.9), q(99.99)
 		}
 		rep.Intervals = append(rep.Intervals, in)
 		r.tlFreed.Store(k)
@@ -171,7 +174,7 @@ func (r *Run) timeline(stop <-chan struct{}, wallOffset int64) *TimelineReport {
 	log.Update()
 	from := r.measureFrom + wallOffset
 	for _, e := range log.Events {
-		rep.GCEvents = append(rep.GCEvents, TimelineEvent{AtNs: e.EndUnixNs - from, PauseNs: e.PauseNs})
+		rep.GCEvents = append(rep.GCEvents, TimelineEvent{Number: e.Number, AtNs: e.EndUnixNs - from, PauseNs: e.PauseNs})
 	}
 	return rep
 }
