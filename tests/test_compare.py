@@ -146,7 +146,7 @@ def test_ctrl_c_stops_and_keeps_what_was_measured():
 
     with pytest.raises(ComparisonInterrupted) as info:
         golat.compare(Spin(ns=1000), [Stage("a"), Stage("b")], trials=3, progress=progress,
-                      rate=2000, duration=3.0)  # fmt: skip
+                      rate=2000, duration=1.0)  # fmt: skip
     c = info.value.comparison
     assert c.interrupted and len(c.trials) == 1 and c.trials[0].ok
     assert "interrupted" in c.format()
