@@ -83,7 +83,7 @@ func golat_run_start(doc *C.char, doclen C.int64_t, handle *C.int64_t, err *C.ch
 	defer guard(&st, err, errcap)
 	h, e := startRun(C.GoBytes(unsafe.Pointer(doc), C.int(doclen)))
 	if e != nil {
-		return fail(statusConfig, e.Error(), err, errcap)
+		return fail(statusOf(e), e.Error(), err, errcap)
 	}
 	*handle = C.int64_t(h)
 	return statusOK
@@ -167,6 +167,39 @@ func golat_run_free(handle C.int64_t, err *C.char, errcap C.int) (st C.int) {
 func golat_active_runs(n *C.int64_t, err *C.char, errcap C.int) (st C.int) {
 	defer guard(&st, err, errcap)
 	*n = C.int64_t(activeRuns())
+	return statusOK
+}
+
+// golat_pool_new starts a pool of worker threads set up as doc says (pinned, policy,
+// memory policy); they persist, idle, between runs until golat_pool_close.
+//
+//export golat_pool_new
+func golat_pool_new(doc *C.char, doclen C.int64_t, handle *C.int64_t, err *C.char, errcap C.int) (st C.int) {
+	defer guard(&st, err, errcap)
+	h, e := newPool(C.GoBytes(unsafe.Pointer(doc), C.int(doclen)))
+	if e != nil {
+		return fail(statusOf(e), e.Error(), err, errcap)
+	}
+	*handle = C.int64_t(h)
+	return statusOK
+}
+
+//export golat_pool_info
+func golat_pool_info(handle C.int64_t, out *C.char, outcap C.int64_t, n *C.int64_t, err *C.char, errcap C.int) (st C.int) {
+	defer guard(&st, err, errcap)
+	info, ok := poolInfo(int64(handle))
+	if !ok {
+		return fail(statusNotFound, "no such pool (already closed?)", err, errcap)
+	}
+	return putJSON(info, out, outcap, n, err, errcap)
+}
+
+//export golat_pool_close
+func golat_pool_close(handle C.int64_t, err *C.char, errcap C.int) (st C.int) {
+	defer guard(&st, err, errcap)
+	if !closePool(int64(handle)) {
+		return fail(statusNotFound, "no such pool (already closed?)", err, errcap)
+	}
 	return statusOK
 }
 

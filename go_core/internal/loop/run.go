@@ -2,6 +2,7 @@ package loop
 
 import (
 	"encoding/json"
+	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -9,6 +10,7 @@ import (
 
 	"golat/go_core/internal/clock"
 	"golat/go_core/internal/gcctl"
+	"golat/go_core/internal/threadstat"
 	"golat/go_core/internal/workload"
 )
 
@@ -20,6 +22,8 @@ type Run struct {
 	stop    atomic.Bool
 	done    chan struct{}
 	started int64 // clock.Now() when the coordinator began
+	team    *Team
+	ownTeam bool // a one-off team, closed when the run ends (else a pool's, released)
 
 	mu      sync.Mutex
 	t0      int64
@@ -59,20 +63,51 @@ type Report struct {
 	GOMAXPROCS      int            `json:"gomaxprocs"`
 	GoVersion       string         `json:"go_version"`
 	Error           string         `json:"error,omitempty"`
+	Threads         Threads        `json:"threads"`        // the workers' thread settings
+	Pooled          bool           `json:"pooled"`         // ran on a pool's threads
+	TLBShootdowns   int64          `json:"tlb_shootdowns"` // process-wide, in the window; -1: unknown
 }
 
-// Start validates doc and starts the run in the background.
-func Start(doc []byte) (*Run, error) {
+// Start validates doc, sets up a one-off team of worker threads as the document says, and
+// starts the run in the background. A refusal by the OS (real-time policy without the
+// privilege) is a *osthread.PermissionError.
+func Start(doc []byte) (*Run, error) { return start(doc, nil) }
+
+// StartOn is Start on a pool's team, whose threads keep their set-up between runs. The
+// document's own thread settings are ignored: the team's apply.
+func StartOn(doc []byte, team *Team) (*Run, error) { return start(doc, team) }
+
+func start(doc []byte, team *Team) (*Run, error) {
 	cfg, wl, err := Parse(doc)
 	if err != nil {
 		return nil, err
 	}
 	r := &Run{cfg: cfg, wl: wl, done: make(chan struct{})}
+	if team == nil {
+		if team, err = NewTeam(cfg.Threads, cfg.Workers); err != nil {
+			return nil, err
+		}
+		r.ownTeam = true
+	} else {
+		if team.Size() != cfg.Workers {
+			return nil, fmt.Errorf("this pool has %d workers, the run asks for %d", team.Size(), cfg.Workers)
+		}
+		if team.Settings().Policy != "" && cfg.DurationNs == 0 {
+			return nil, fmt.Errorf("a run on a real-time (%s) pool needs a bounded duration_ns", team.Settings().Policy)
+		}
+		if !team.acquire() {
+			return nil, ErrBusy
+		}
+		r.cfg.Threads = team.Settings()
+	}
+	r.team = team
 	for i := 0; i < cfg.Workers; i++ {
 		w, err := newWorker(i, cfg.Precision)
 		if err != nil {
+			r.endTeam()
 			return nil, err
 		}
+		w.thread = team.Info(i)
 		if cfg.Requests > 0 {
 			w.quota = cfg.Requests / int64(cfg.Workers)
 			if int64(i) < cfg.Requests%int64(cfg.Workers) {
@@ -84,6 +119,14 @@ func Start(doc []byte) (*Run, error) {
 	r.started = clock.Now()
 	go r.coordinate()
 	return r, nil
+}
+
+func (r *Run) endTeam() {
+	if r.ownTeam {
+		r.team.Close()
+	} else {
+		r.team.release()
+	}
 }
 
 // Stop asks the workers to finish the request they are serving and return.
@@ -131,6 +174,7 @@ func (r *Run) ResultJSON() ([]byte, [][]int64, error) {
 
 func (r *Run) coordinate() {
 	defer close(r.done)
+	defer r.endTeam() // before done closes: a finished run has no threads left
 	undoGC := gcctl.Apply(r.cfg.GC)
 	defer undoGC()
 
@@ -140,7 +184,7 @@ func (r *Run) coordinate() {
 	finished.Add(n)
 	begin := make(chan int64)
 	for _, w := range r.workers {
-		go func(w *worker) {
+		r.team.Go(w.id, func() {
 			defer finished.Done()
 			readied := false
 			defer func() {
@@ -165,7 +209,8 @@ func (r *Run) coordinate() {
 				return
 			}
 			w.loop(r, req, t0)
-		}(w)
+			w.finish(r)
+		})
 	}
 	ready.Wait()
 	// Every worker is set up; start them together a little in the future.
@@ -184,8 +229,13 @@ func (r *Run) coordinate() {
 	}
 	before := gcctl.Read()
 	fromWall := time.Now().UnixNano()
+	tlbBefore := threadstat.TLBShootdowns()
+	for _, w := range r.workers {
+		w.openWindow()
+	}
 	finished.Wait()
 	endMono := clock.Now()
+	tlbAfter := threadstat.TLBShootdowns()
 	after := gcctl.Read()
 	toWall := time.Now().UnixNano()
 
@@ -195,6 +245,12 @@ func (r *Run) coordinate() {
 		CountsLen:       len(r.workers[0].latency.Counts()),
 		GOMAXPROCS:      runtime.GOMAXPROCS(0),
 		GoVersion:       runtime.Version(),
+		Threads:         r.cfg.Threads,
+		Pooled:          !r.ownTeam,
+		TLBShootdowns:   -1,
+	}
+	if tlbBefore >= 0 && tlbAfter >= 0 {
+		rep.TLBShootdowns = tlbAfter - tlbBefore
 	}
 	for _, w := range r.workers {
 		wr := w.report()
