@@ -5,8 +5,13 @@ Importing golat is cheap and starts no Go runtime; the core loads on first use.
 
 from . import errors, runtime, workloads
 from ._histogram import Histogram
+from ._pool import Pool
 from ._result import Result
 from ._run import Stall, run
+from ._topology import topology
 from ._version import __version__
 
-__all__ = ["Histogram", "Result", "Stall", "errors", "run", "runtime", "workloads", "__version__"]
+__all__ = [
+    "Histogram", "Pool", "Result", "Stall", "errors", "run", "runtime", "topology", "workloads",
+    "__version__",
+]  # fmt: skip

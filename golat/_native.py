@@ -35,6 +35,9 @@ int golat_run_stop(int64_t handle, int wait, char* err, int errcap);
 int golat_run_result(int64_t handle, char* out, int64_t outcap, int64_t* n, int64_t* counts, int64_t countscap, int64_t* ncounts, char* err, int errcap);
 int golat_run_free(int64_t handle, char* err, int errcap);
 int golat_active_runs(int64_t* n, char* err, int errcap);
+int golat_pool_new(char* doc, int64_t doclen, int64_t* handle, char* err, int errcap);
+int golat_pool_info(int64_t handle, char* out, int64_t outcap, int64_t* n, char* err, int errcap);
+int golat_pool_close(int64_t handle, char* err, int errcap);
 int golat_panic_for_test(char* err, int errcap);
 """
 
@@ -217,6 +220,21 @@ def run_free(handle: int) -> None:
 
 def active_runs() -> int:
     return _int64_out("golat_active_runs")
+
+
+def pool_new(doc: dict[str, Any]) -> int:
+    """Start a pool of set-up worker threads; returns its handle."""
+    ffi, _ = _get()
+    raw = json.dumps(doc).encode()
+    return _int64_out("golat_pool_new", ffi.new("char[]", raw), len(raw))
+
+
+def pool_info(handle: int) -> dict[str, Any]:
+    return json.loads(_call_out("golat_pool_info", handle))
+
+
+def pool_close(handle: int) -> None:
+    _call("golat_pool_close", handle)
 
 
 def panic_for_test() -> None:

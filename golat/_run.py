@@ -8,10 +8,10 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Union
 
-from . import _env, _native, _units
+from . import _env, _native, _threads, _units
 from ._result import Result
 from .errors import ConfigError, CoreError
-from .workloads import Workload
+from .workloads import MemChase, Workload
 
 POLL_S = 0.05  # how often a running run is polled: bounds Ctrl-C latency and progress rate
 DEFAULT_DURATION_S = 5.0
@@ -62,6 +62,11 @@ def build_config(
             f"workload must be a golat.workloads workload (Noop(), Spin(ns), ...), got {workload!r}"
         )
     if rate is not None:
+        if workload.self_paced:
+            raise ConfigError(
+                f"{type(workload).__name__} keeps its own schedule (Timer: one wake-up per "
+                "interval and worker; Jitter: back to back for the whole run); leave rate=None"
+            )
         _units.number("rate (requests/s)", rate, maximum=1e9)
     if duration is None and requests is None:
         duration = DEFAULT_DURATION_S
@@ -105,7 +110,28 @@ def build_config(
     }
 
 
-def execute(doc: dict[str, Any], progress: Progress | None = None) -> Result:
+def thread_notes(workload: Workload, plan: _threads.ThreadPlan) -> dict[str, Any]:
+    """What a result says about NUMA on this machine, beside the core's report."""
+    out: dict[str, Any] = {"numa_nodes": plan.node_count}
+    if plan.node_count == 1 and (plan.numa or isinstance(workload, MemChase)):
+        out["numa_note"] = (
+            "this machine has one NUMA node: all memory is local, so placement holds "
+            "trivially and local vs remote latency cannot be compared here"
+        )
+    return out
+
+
+def check_realtime(plan: _threads.ThreadPlan, doc: dict[str, Any]) -> None:
+    """A real-time run must end by itself: it needs a duration, not only a request count."""
+    if plan.realtime and not doc["duration_ns"]:
+        raise ConfigError(
+            f"a real-time ({plan.policy}:{plan.priority}) run needs a bounded duration: give "
+            "duration= (seconds), not only requests="
+        )
+
+
+def execute(doc: dict[str, Any], progress: Progress | None = None,
+            notes: dict[str, Any] | None = None) -> Result:  # fmt: skip
     """Start a run document in the core, poll it to the end and collect its Result.
 
     Ctrl-C (KeyboardInterrupt) stops the run, waits for its workers and re-raises: nothing
@@ -129,14 +155,19 @@ def execute(doc: dict[str, Any], progress: Progress | None = None) -> Result:
         _native.run_free(handle)
     if report.get("error"):
         raise CoreError(f"the run failed in the Go core: {report['error']}")
-    return Result.from_core(report, counts, config=doc, environment=_env.collect())
+    result = Result.from_core(report, counts, config=doc, environment=_env.collect())
+    result.extra.update(notes or {})
+    return result
 
 
 def run(
     workload: Workload, *, rate: float | None = None, duration: float | None = None,
     requests: int | None = None, warmup: float = 0.0, arrivals: str = "constant",
     stall: Stall | None = None, gc: GCSetting = None, memory_limit: int | str | None = None,
-    workers: int = 1, precision: int = 2, seed: int = 0, progress: Progress | None = None,
+    workers: int | None = None, cpus: _threads.CPUs = None, lock_os_thread: bool | None = None,
+    policy: str | None = None, mlock: bool = False, numa: str | None = None,
+    gomaxprocs: int | None = None, precision: int = 2, seed: int = 0,
+    progress: Progress | None = None,
 ) -> Result:  # fmt: skip
     """Run ``workload`` in the Go core and measure each request's latency.
 
@@ -152,7 +183,21 @@ def run(
         gc: ``None`` (leave as is), a GC percent, ``"off"`` or ``"default"`` (100);
             restored after the run.
         memory_limit: soft memory limit in bytes (or ``"512MiB"``) during the run; restored.
-        workers: request loops, each with its share of ``rate`` and its own histograms.
+        workers: request loops, each with its share of ``rate`` and its own histograms;
+            default ``len(cpus)`` when cpus is a list, else 1.
+        cpus: pin each worker's thread to its own CPU: ``None`` (not pinned), ``"auto"``
+            (CPUs on one node, CPU 0 last, no two SMT siblings while cores last),
+            ``"node:K"`` (the same on node K) or a list of CPU ids, one per worker.
+        lock_os_thread: lock each worker goroutine to its own OS thread. ``None``: locked
+            when cpus, policy or numa is given or the workload needs it (Timer with
+            clock_nanosleep, Jitter).
+        policy: ``None``, ``"fifo:P"`` or ``"rr:P"`` (P 1..99): real-time scheduling of the
+            workers' threads; needs CAP_SYS_NICE or RLIMIT_RTPRIO >= P and a duration.
+        mlock: lock the process's memory (``mlockall``) for the run; undone after.
+        numa: the workers' memory policy: ``None``, ``"local"`` (the node of the CPU the
+            thread runs on), ``"bind:K"`` or ``"interleave"`` (all nodes with memory).
+        gomaxprocs: GOMAXPROCS during the run; ``None`` with locked workers is
+            ``max(workers + 1, allowed CPUs)`` (one P free for the runtime). Restored after.
         precision: histogram significant digits, 2 (1 % error) or 3 (0.1 %).
         seed: seed of the Poisson arrivals.
         progress: called about every 50 ms with (requests so far, elapsed s, planned s).
@@ -161,12 +206,25 @@ def run(
         A :class:`golat.Result`; latency values in ns.
 
     Raises:
-        ConfigError: a bad argument (the message says what is allowed).
+        ConfigError: a bad argument (the message says what is allowed): a CPU not allowed
+            here (the message names the allowed set), an absent node, a priority out of
+            range, more workers than pinned CPUs.
+        PermissionDenied: the OS refused a real-time policy or mlock (the message says
+            which capability or limit is missing).
         CoreError: the Go core failed (a workload panicked ...); the interpreter survives.
+
+    Warns:
+        StarvationWarning: real-time workers would take every CPU this process may use.
     """
+    plan = _threads.plan(
+        workers=workers, cpus=cpus, lock_os_thread=lock_os_thread, policy=policy, mlock=mlock,
+        numa=numa, gomaxprocs=gomaxprocs, wants_thread=getattr(workload, "wants_thread", False),
+    )  # fmt: skip
     doc = build_config(
         workload, rate=rate, duration=duration, requests=requests, warmup=warmup,
-        arrivals=arrivals, stall=stall, gc=gc, memory_limit=memory_limit, workers=workers,
+        arrivals=arrivals, stall=stall, gc=gc, memory_limit=memory_limit, workers=plan.workers,
         precision=precision, seed=seed,
     )  # fmt: skip
-    return execute(doc, progress)
+    check_realtime(plan, doc)
+    doc.update(plan.doc())
+    return execute(doc, progress, thread_notes(workload, plan))

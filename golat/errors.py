@@ -16,6 +16,8 @@ __all__ = [
     "CoreUnusableAfterFork",
     "CoreNotBuilt",
     "SLOViolation",
+    "GolatWarning",
+    "StarvationWarning",
 ]
 
 
@@ -50,3 +52,12 @@ class CoreNotBuilt(GolatError, ImportError):
 
 class SLOViolation(GolatError, AssertionError):
     """A latency bound given as an SLO (``"p99<=1ms"``) was broken; the message names it."""
+
+
+class GolatWarning(UserWarning):
+    """Base class of golat's warnings."""
+
+
+class StarvationWarning(GolatWarning, RuntimeWarning):
+    """A setting can starve the Go runtime or the system: real-time workers on every CPU,
+    or no P left beside the locked workers."""
