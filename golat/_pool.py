@@ -114,6 +114,7 @@ class Pool:
             workers=self.plan.workers, precision=precision, seed=seed,
         )  # fmt: skip
         _run.check_realtime(self.plan, doc)
+        _run.check_node(workload)
         doc.update(self.plan.doc(), pool=handle)
         return _run.execute(doc, progress, _run.thread_notes(workload, self.plan))
 

@@ -121,6 +121,15 @@ def thread_notes(workload: Workload, plan: _threads.ThreadPlan) -> dict[str, Any
     return out
 
 
+def check_node(workload: Workload) -> None:
+    """A MemChase bound to a node needs that node here (ConfigError naming those present)."""
+    if isinstance(workload, MemChase) and workload.node is not None:
+        from ._topology import check_node as check
+        from ._topology import topology
+
+        check(topology(), workload.node)
+
+
 def check_realtime(plan: _threads.ThreadPlan, doc: dict[str, Any]) -> None:
     """A real-time run must end by itself: it needs a duration, not only a request count."""
     if plan.realtime and not doc["duration_ns"]:
@@ -226,5 +235,6 @@ def run(
         precision=precision, seed=seed,
     )  # fmt: skip
     check_realtime(plan, doc)
+    check_node(workload)
     doc.update(plan.doc())
     return execute(doc, progress, thread_notes(workload, plan))
