@@ -18,6 +18,9 @@ EPILOG_WORKLOADS = """workloads (KIND[:key=value,...]):
   alloc:size=1KiB,count=16,live_bytes=256MiB   allocate per request, keep a live heap
   pooled_alloc:size=1KiB,count=16,live_bytes=256MiB   the same from pools, no allocation
   syscall:getpid | syscall:pipe           one system call / a pipe round trip
+  timer:interval=200us[,method=go]        wake-up latency (clock_nanosleep or Go timer)
+  jitter:threshold=10us                   busy loop recording its own gaps (like oslat)
+  memchase:bytes=256MiB[,node=0]          dependent pointer chase over a placed buffer
 """
 
 
@@ -54,7 +57,20 @@ def _parser() -> Any:
         "--gc", default=None, help="GC percent during the run: a number, 'off' or 'default'"
     )
     run.add_argument("--memory-limit", default=None, help="soft memory limit, e.g. 1GiB")
-    run.add_argument("--workers", type=int, default=1, help="request loops (default 1)")
+    run.add_argument(
+        "--workers", type=int, default=None, help="request loops (default: one per --cpus, or 1)"
+    )
+    run.add_argument(
+        "--cpus", default=None, help="pin workers: auto, node:K or a CPU list like 2,3 or 2-5"
+    )
+    run.add_argument(
+        "--lock", choices=("yes", "no"), default=None,
+        help="lock each worker to its OS thread (default: when pinning or the workload needs it)",
+    )  # fmt: skip
+    run.add_argument("--policy", default=None, help="real-time policy fifo:P or rr:P (P 1..99)")
+    run.add_argument("--numa", default=None, help="memory policy: local, bind:K or interleave")
+    run.add_argument("--mlock", action="store_true", help="lock memory (mlockall) for the run")
+    run.add_argument("--gomaxprocs", type=int, default=None, help="GOMAXPROCS during the run")
     run.add_argument(
         "--precision",
         type=int,
@@ -150,6 +166,8 @@ def _cmd_run(args: Any) -> int:
         r = run(wl, rate=args.rate, duration=duration, requests=args.requests,
                 warmup=_units.parse_duration(args.warmup, "--warmup"), arrivals=args.arrivals,
                 stall=stall, gc=gc, memory_limit=args.memory_limit, workers=args.workers,
+                cpus=args.cpus, lock_os_thread=None if args.lock is None else args.lock == "yes",
+                policy=args.policy, numa=args.numa, mlock=args.mlock, gomaxprocs=args.gomaxprocs,
                 precision=args.precision, progress=progress)  # fmt: skip
     finally:
         progress.clear()

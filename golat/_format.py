@@ -29,6 +29,16 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], align_left: int
     return "\n".join([line(headers), rule, *(line(r) for r in rows)])
 
 
+def _mode(r: Result) -> str:
+    wl = r.config.get("workload") or {}
+    if wl.get("kind") == "timer":
+        return (f", {wl.get('method')} wake-up every {format_ns(wl.get('interval_ns', 0))} per "
+                "worker; latency = wake - deadline")  # fmt: skip
+    if wl.get("kind") == "jitter":
+        return "; busy loop, values are gaps between clock reads"
+    return f", target {r.config.get('rate'):,.0f}" if r.config.get("rate") else ", closed loop"
+
+
 def result_table(r: Result) -> str:
     rows = []
     for which in ("latency", "service"):
@@ -36,7 +46,7 @@ def result_table(r: Result) -> str:
         rows.append([which, *(format_ns(s[k]) for k in STATS)])
     head = (
         f"{r.requests:,} requests in {r.measured_s:.2f} s ({r.achieved_rate:,.0f} req/s"
-        + (f", target {r.config.get('rate'):,.0f}" if r.config.get("rate") else ", closed loop")
+        + _mode(r)
         + f"), {r.warmup_requests:,} warm-up requests left out"
     )
     late = (
