@@ -119,6 +119,7 @@ def threads_lines(r: Result) -> list[str]:
         "counters: " + (", ".join(sorted(s for s in sources if s)) or "none (threads not locked)")
     )
     out.append("; ".join(facts))
-    if r.extra.get("numa_note"):
-        out.append("note: " + r.extra["numa_note"])
+    for key in ("numa_note", "jitter_note"):
+        if r.extra.get(key):
+            out.append("note: " + r.extra[key])
     return out

@@ -166,7 +166,17 @@ def execute(doc: dict[str, Any], progress: Progress | None = None,
         raise CoreError(f"the run failed in the Go core: {report['error']}")
     result = Result.from_core(report, counts, config=doc, environment=_env.collect())
     result.extra.update(notes or {})
+    if doc["workload"].get("kind") == "jitter" and "asyncpreemptoff=1" not in report["godebug"]:
+        result.extra["jitter_note"] = JITTER_NOTE
     return result
+
+
+JITTER_NOTE = (
+    "the Go runtime preempts a goroutine that has run 10 ms without yielding (async "
+    "preemption); a locked worker then waits for another Go thread to hand its P back, which "
+    "shows as gaps and as voluntary switches in its counters. To see the OS's jitter alone, "
+    "start the process with GODEBUG=asyncpreemptoff=1 (a start-up setting)"
+)
 
 
 def run(

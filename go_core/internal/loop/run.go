@@ -3,6 +3,7 @@ package loop
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -66,6 +67,7 @@ type Report struct {
 	Threads         Threads        `json:"threads"`        // the workers' thread settings
 	Pooled          bool           `json:"pooled"`         // ran on a pool's threads
 	TLBShootdowns   int64          `json:"tlb_shootdowns"` // process-wide, in the window; -1: unknown
+	GODEBUG         string         `json:"godebug"`        // as the runtime read it at start-up
 }
 
 // Start validates doc, sets up a one-off team of worker threads as the document says, and
@@ -248,6 +250,7 @@ func (r *Run) coordinate() {
 		Threads:         r.cfg.Threads,
 		Pooled:          !r.ownTeam,
 		TLBShootdowns:   -1,
+		GODEBUG:         os.Getenv("GODEBUG"),
 	}
 	if tlbBefore >= 0 && tlbAfter >= 0 {
 		rep.TLBShootdowns = tlbAfter - tlbBefore
