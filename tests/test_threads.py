@@ -338,3 +338,29 @@ def test_memchase_placement_and_one_node_note(unchanged):
     assert w["workload"]["node"] == node
     if len(topology().nodes) == 1:
         assert "one NUMA node" in r.extra["numa_note"] and "note:" in r.table()
+
+
+def _vmlck() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmLck:"):
+            return int(line.split()[1])
+    return -1
+
+
+def test_mlock_is_undone(unchanged):
+    assert _vmlck() == 0
+    try:
+        golat.run(Noop(), requests=100, mlock=True, cpus=ALLOWED[-1:])
+    except PermissionDenied as err:
+        pytest.skip(f"mlockall refused here: {err}")
+    assert _vmlck() == 0
+
+
+@pytest.mark.parametrize("numa", ["local", "interleave", "bind:first"])
+def test_memory_policy_on_worker_threads(numa, unchanged):
+    node = topology().nodes[0].id
+    numa = numa.replace("first", str(node))
+    r = golat.run(MemChase(1 << 20, hops=10), requests=100, numa=numa)
+    w = r.workers[0].extra
+    assert w["thread"]["mem_policy"].startswith(numa.split(":")[0])
+    assert sum(w["placement"]["by_node"].values()) == 256
