@@ -16,7 +16,9 @@ import (
 	"runtime"
 	"unsafe"
 
+	"golat/go_core/internal/clock"
 	"golat/go_core/internal/gcctl"
+	_ "golat/go_core/internal/pycall" // registers the "python" workload
 	"golat/go_core/internal/workload"
 )
 
@@ -167,6 +169,19 @@ func golat_run_free(handle C.int64_t, err *C.char, errcap C.int) (st C.int) {
 func golat_active_runs(n *C.int64_t, err *C.char, errcap C.int) (st C.int) {
 	defer guard(&st, err, errcap)
 	*n = C.int64_t(activeRuns())
+	return statusOK
+}
+
+// golat_clock_pair_loop runs n iterations of a plain Go loop that reads the clock twice
+// and writes the total ns into ns: the harness floor's reference for benchmarks/.
+//
+//export golat_clock_pair_loop
+func golat_clock_pair_loop(n C.int64_t, ns *C.int64_t, err *C.char, errcap C.int) (st C.int) {
+	defer guard(&st, err, errcap)
+	if n < 1 {
+		return fail(statusConfig, "n must be >= 1", err, errcap)
+	}
+	*ns = C.int64_t(clock.PairLoop(int64(n)))
 	return statusOK
 }
 

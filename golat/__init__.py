@@ -5,6 +5,7 @@ Importing golat is cheap and starts no Go runtime; the core loads on first use.
 
 from . import errors, runtime, workloads
 from ._histogram import Histogram
+from ._measure import harness_floor, measure
 from ._pool import Pool
 from ._result import Result
 from ._run import Stall, run
@@ -12,6 +13,6 @@ from ._topology import topology
 from ._version import __version__
 
 __all__ = [
-    "Histogram", "Pool", "Result", "Stall", "errors", "run", "runtime", "topology", "workloads",
-    "__version__",
+    "Histogram", "Pool", "Result", "Stall", "errors", "harness_floor", "measure", "run", "runtime",
+    "topology", "workloads", "__version__",
 ]  # fmt: skip

@@ -35,6 +35,7 @@ int golat_run_stop(int64_t handle, int wait, char* err, int errcap);
 int golat_run_result(int64_t handle, char* out, int64_t outcap, int64_t* n, int64_t* counts, int64_t countscap, int64_t* ncounts, char* err, int errcap);
 int golat_run_free(int64_t handle, char* err, int errcap);
 int golat_active_runs(int64_t* n, char* err, int errcap);
+int golat_clock_pair_loop(int64_t n, int64_t* ns, char* err, int errcap);
 int golat_pool_new(char* doc, int64_t doclen, int64_t* handle, char* err, int errcap);
 int golat_pool_info(int64_t handle, char* out, int64_t outcap, int64_t* n, char* err, int errcap);
 int golat_pool_close(int64_t handle, char* err, int errcap);
@@ -235,6 +236,25 @@ def pool_info(handle: int) -> dict[str, Any]:
 
 def pool_close(handle: int) -> None:
     _call("golat_pool_close", handle)
+
+
+def request_callback(call: Any) -> tuple[Any, int]:
+    """Wrap ``call() -> int`` as a C ``int (*)(void)`` the "python" workload calls for each
+    request; returns (the cffi callback, its address). The caller must keep the callback
+    alive until the core can no longer call it (the run is freed).
+
+    cffi takes the GIL inside the callback (the Go thread is not one Python made) and the
+    GIL is free meanwhile, because cffi releases it during every call into the core. If
+    ``call`` itself raises, cffi prints the traceback and the callback returns 2: stop.
+    """
+    ffi, _ = _get()
+    cb = ffi.callback("int(void)", call, error=2)
+    return cb, int(ffi.cast("uintptr_t", cb))
+
+
+def clock_pair_loop(n: int) -> int:
+    """ns a plain Go loop of n iterations, each reading the clock twice, took."""
+    return _int64_out("golat_clock_pair_loop", n)
 
 
 def panic_for_test() -> None:

@@ -37,6 +37,21 @@ def summarize(h: Histogram) -> dict[str, float]:
     return out
 
 
+def stat_value(h: Histogram, stat: str) -> float:
+    """One statistic of ``h`` in ns (``"p99"``, ``"p99.9"``, ``"p99_9"``, ``"max"``, ``"min"``,
+    ``"mean"``, ``"stddev"``); ConfigError names what is allowed. 0 for an empty histogram."""
+    s = stat.lower() if isinstance(stat, str) else ""
+    if s.startswith("p"):
+        try:
+            p = float(s[1:].replace("_", "."))
+        except ValueError:
+            raise ConfigError(f"unknown statistic {stat!r}") from None
+        return float(h.percentile(p))
+    if s in ("max", "mean", "stddev", "min"):
+        return float(getattr(h, s))
+    raise ConfigError(f"unknown statistic {stat!r}; use pNN, max, min, mean or stddev")
+
+
 @dataclass
 class GCActivity:
     """What the Go collector did inside the measured window."""
@@ -89,9 +104,14 @@ class Result:
         """Assemble a Result from the core's report and its counts buffer."""
         n, prec = report["counts_len"], report["precision"]
         names = report["histograms"]
-        blocks = [
-            Histogram._from_counts(counts[i * n : (i + 1) * n], prec) for i in range(len(names))
-        ]
+        blocks = []
+        for i, name in enumerate(names):
+            wr = report["workers"][i // 3]
+            exact = {}
+            if name in ("latency", "service") and wr["requests"]:
+                # Go keeps the exact extremes; the counts hold them only to 1 % (or 0.1 %).
+                exact = {"min": wr[f"{name}_min_ns"], "max": wr[f"{name}_max_ns"]}
+            blocks.append(Histogram._from_counts(counts[i * n : (i + 1) * n], prec, **exact))
         merged: dict[str, Histogram] = {}
         per_worker: list[dict[str, Histogram]] = []
         for i, (name, h) in enumerate(zip(names, blocks)):
@@ -137,17 +157,7 @@ class Result:
 
     def value(self, stat: str, which: str = "latency") -> float:
         """One statistic in ns: ``"p99"``, ``"p99.9"``, ``"max"``, ``"mean"``, ``"stddev"``."""
-        h = self._hist(which)
-        s = stat.lower()
-        if s.startswith("p"):
-            try:
-                p = float(s[1:].replace("_", "."))
-            except ValueError:
-                raise ConfigError(f"unknown statistic {stat!r}") from None
-            return float(h.percentile(p))
-        if s in ("max", "mean", "stddev", "min"):
-            return float(getattr(h, s))
-        raise ConfigError(f"unknown statistic {stat!r}; use pNN, max, min, mean or stddev")
+        return stat_value(self._hist(which), stat)
 
     def violations(self, slo: str) -> list[str]:
         """The bounds of ``slo`` this result breaks, each with the measured value."""
@@ -161,6 +171,7 @@ class Result:
     def check(self, slo: str) -> Result:
         """Raise :class:`~golat.errors.SLOViolation` naming each broken bound of ``slo``
         (e.g. ``"p99<=1ms,max<=10ms"``); return self when every bound holds."""
+        __tracebackhide__ = True  # pytest: show the test's line, not this one
         broken = self.violations(slo)
         if broken:
             raise SLOViolation("; ".join(broken))

@@ -139,23 +139,31 @@ def check_realtime(plan: _threads.ThreadPlan, doc: dict[str, Any]) -> None:
         )
 
 
-def execute(doc: dict[str, Any], progress: Progress | None = None,
-            notes: dict[str, Any] | None = None) -> Result:  # fmt: skip
+def execute(
+    doc: dict[str, Any], progress: Progress | None = None, notes: dict[str, Any] | None = None,
+    *, keep_on_interrupt: bool = False,
+) -> Result:  # fmt: skip
     """Start a run document in the core, poll it to the end and collect its Result.
 
-    Ctrl-C (KeyboardInterrupt) stops the run, waits for its workers and re-raises: nothing
-    is left running in the core.
+    Ctrl-C (KeyboardInterrupt) stops the run and waits for its workers: nothing is left
+    running in the core. Then the interrupt propagates, or, with ``keep_on_interrupt``, the
+    result measured so far is returned with ``interrupted`` set.
     """
     planned = (doc["warmup_ns"] + doc["duration_ns"]) / 1e9 if doc["duration_ns"] else math.nan
     handle = _native.run_start(doc)
     try:
-        while True:
-            ended, served, elapsed_ns = _native.run_poll(handle)
-            if progress is not None:
-                progress(served, elapsed_ns / 1e9, planned)
-            if ended:
-                break
-            time.sleep(POLL_S)
+        try:
+            while True:
+                ended, served, elapsed_ns = _native.run_poll(handle)
+                if progress is not None:
+                    progress(served, elapsed_ns / 1e9, planned)
+                if ended:
+                    break
+                time.sleep(POLL_S)
+        except KeyboardInterrupt:
+            _native.run_stop(handle, wait=True)
+            if not keep_on_interrupt:
+                raise
         report, counts = _native.run_result(handle)
     except BaseException:
         _native.run_stop(handle, wait=True)
@@ -177,6 +185,26 @@ JITTER_NOTE = (
     "shows as gaps and as voluntary switches in its counters. To see the OS's jitter alone, "
     "start the process with GODEBUG=asyncpreemptoff=1 (a start-up setting)"
 )
+
+
+def build_run(
+    workload: Workload, *, workers: int | None = None, cpus: _threads.CPUs = None,
+    lock_os_thread: bool | None = None, policy: str | None = None, mlock: bool = False,
+    numa: str | None = None, gomaxprocs: int | None = None, **settings: Any,
+) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
+    """The run document for ``workload`` with its thread settings resolved on this machine,
+    and the notes its Result will carry. ``settings`` are :func:`build_config`'s.
+    Raises ConfigError (and warns) as :func:`run` does."""
+    plan = _threads.plan(
+        workers=workers, cpus=cpus, lock_os_thread=lock_os_thread, policy=policy, mlock=mlock,
+        numa=numa, gomaxprocs=gomaxprocs, wants_thread=getattr(workload, "wants_thread", False),
+        stacklevel=4,  # the warning points at run()'s caller
+    )  # fmt: skip
+    doc = build_config(workload, workers=plan.workers, **settings)
+    check_realtime(plan, doc)
+    check_node(workload)
+    doc.update(plan.doc())
+    return doc, thread_notes(workload, plan)
 
 
 def run(
@@ -235,16 +263,10 @@ def run(
     Warns:
         StarvationWarning: real-time workers would take every CPU this process may use.
     """
-    plan = _threads.plan(
-        workers=workers, cpus=cpus, lock_os_thread=lock_os_thread, policy=policy, mlock=mlock,
-        numa=numa, gomaxprocs=gomaxprocs, wants_thread=getattr(workload, "wants_thread", False),
-    )  # fmt: skip
-    doc = build_config(
+    doc, notes = build_run(
         workload, rate=rate, duration=duration, requests=requests, warmup=warmup,
-        arrivals=arrivals, stall=stall, gc=gc, memory_limit=memory_limit, workers=plan.workers,
-        precision=precision, seed=seed,
+        arrivals=arrivals, stall=stall, gc=gc, memory_limit=memory_limit, workers=workers,
+        cpus=cpus, lock_os_thread=lock_os_thread, policy=policy, mlock=mlock, numa=numa,
+        gomaxprocs=gomaxprocs, precision=precision, seed=seed,
     )  # fmt: skip
-    check_realtime(plan, doc)
-    check_node(workload)
-    doc.update(plan.doc())
-    return execute(doc, progress, thread_notes(workload, plan))
+    return execute(doc, progress, notes)

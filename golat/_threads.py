@@ -151,13 +151,13 @@ def resolve_numa(topo: _topology.Topology, numa: str | None) -> tuple[str, tuple
 def plan(
     *, workers: int | None, cpus: CPUs, lock_os_thread: bool | None, policy: str | None,
     mlock: bool, numa: str | None, gomaxprocs: int | None, wants_thread: bool = False,
-    default_lock: bool = False, topo: _topology.Topology | None = None,
+    default_lock: bool = False, topo: _topology.Topology | None = None, stacklevel: int = 3,
 ) -> ThreadPlan:  # fmt: skip
     """Check every thread setting against the machine and resolve the defaults.
 
     Raises ConfigError naming what is wrong and what is allowed; warns
     (:class:`~golat.errors.StarvationWarning`) when real-time workers would take every
-    CPU this process may use.
+    CPU this process may use; ``stacklevel`` points the warning at the user's call.
     """
     if workers is not None:
         _units.number("workers", workers, minimum=1, strict_min=False, maximum=4096, integer=True)
@@ -190,7 +190,8 @@ def plan(
         if lock and procs <= workers:
             warnings.warn(StarvationWarning(
                 f"gomaxprocs={procs} leaves no P beside {workers} locked worker(s): the "
-                "runtime's own work (GC, timers) will preempt them"), stacklevel=3)  # fmt: skip
+                "runtime's own work (GC, timers) will preempt them"),
+                stacklevel=stacklevel)  # fmt: skip
     elif lock:
         procs = max(workers + 1, len(allowed))
     else:
@@ -203,7 +204,8 @@ def plan(
                 f"{workers} real-time ({pol}:{prio}) worker(s) would take every CPU this process "
                 f"may use ({_topology.format_cpulist(allowed)}): they can starve the Go "
                 "runtime's own threads (GC, sysmon) and the rest of the system, and make the "
-                "tail worse; leave a CPU free"), stacklevel=3)  # fmt: skip
+                "tail worse; leave a CPU free"),
+                stacklevel=stacklevel)  # fmt: skip
     return ThreadPlan(
         workers=workers, lock_os_thread=lock, cpus=chosen, policy=pol, priority=prio,
         numa=mode, numa_nodes=nodes, mlock=mlock, gomaxprocs=procs, node_count=len(topo.nodes),

@@ -11,6 +11,7 @@ import (
 
 	"golat/go_core/internal/clock"
 	"golat/go_core/internal/gcctl"
+	"golat/go_core/internal/hist"
 	"golat/go_core/internal/threadstat"
 	"golat/go_core/internal/workload"
 )
@@ -165,6 +166,24 @@ func (r *Run) Result() (*Report, [][]int64) {
 		blocks = append(blocks, w.latency.Counts(), w.service.Counts(), w.delay.Counts())
 	}
 	return r.result, blocks
+}
+
+// Merged returns the latency and service histograms of all workers merged.
+func (r *Run) Merged() (latency, service *hist.Histogram, err error) {
+	<-r.done
+	if latency, err = hist.New(r.cfg.Precision); err != nil {
+		return nil, nil, err
+	}
+	service, _ = hist.New(r.cfg.Precision)
+	for _, w := range r.workers {
+		if err = latency.Merge(w.latency); err == nil {
+			err = service.Merge(w.service)
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	return latency, service, nil
 }
 
 // ResultJSON is Result's report encoded.

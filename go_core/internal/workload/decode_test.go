@@ -74,7 +74,7 @@ func TestMemChaseVisitsEveryLine(t *testing.T) {
 	req()
 }
 
-func FuzzDecode(f *testing.F) {
+func FuzzDecodeThreadKinds(f *testing.F) {
 	for _, s := range []string{`{"kind":"timer","interval_ns":1000}`, `{"kind":"jitter"}`,
 		`{"kind":"memchase","bytes":128}`, `{"kind":"spin","ns":5}`} {
 		f.Add(s)
