@@ -151,3 +151,24 @@ func itoa(i int) string {
 	b, _ := json.Marshal(i)
 	return string(b)
 }
+
+// No team thread is the runtime's main thread, which would outlive the team (tests run
+// their goroutines on m0 often enough for this to show within a few teams).
+func TestTeamAvoidsTheMainThread(t *testing.T) {
+	for n := 0; n < 20; n++ {
+		team, err := NewTeam(Threads{LockOSThread: true}, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		onMain := make(chan bool, 2)
+		for i := 0; i < 2; i++ {
+			team.Go(i, func() { onMain <- osthread.IsMainThread() })
+		}
+		for i := 0; i < 2; i++ {
+			if <-onMain {
+				t.Fatal("a team worker runs on the runtime's main thread")
+			}
+		}
+		team.Close()
+	}
+}

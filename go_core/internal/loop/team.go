@@ -123,11 +123,29 @@ func NewTeam(cfg Threads, n int) (*Team, error) {
 }
 
 func (t *Team) serve(i int, errs chan<- error) {
-	defer t.wg.Done()
 	if t.cfg.LockOSThread {
 		// Never unlocked: the goroutine exits locked and the runtime ends its thread.
 		runtime.LockOSThread()
+		if osthread.IsMainThread() {
+			// The runtime never ends its main thread, so a changed m0 would survive the
+			// team. Hand over to a goroutine locked to another thread (it cannot start on
+			// m0, which this goroutine holds until then), and give m0 back unchanged.
+			locked := make(chan struct{})
+			go func() {
+				runtime.LockOSThread()
+				close(locked)
+				t.serveLocked(i, errs)
+			}()
+			<-locked
+			runtime.UnlockOSThread()
+			return
+		}
 	}
+	t.serveLocked(i, errs)
+}
+
+func (t *Team) serveLocked(i int, errs chan<- error) {
+	defer t.wg.Done()
 	info, err := t.setUp(i)
 	t.info[i] = info
 	errs <- err

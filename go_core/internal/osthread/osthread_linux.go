@@ -38,6 +38,15 @@ var (
 // Gettid is the calling thread's kernel id.
 func Gettid() int { return syscall.Gettid() }
 
+// mainTID is the runtime's main thread (m0): package initialisation runs there, with the
+// main goroutine locked to it.
+var mainTID = syscall.Gettid()
+
+// IsMainThread reports whether the caller runs on the runtime's main thread. A goroutine
+// that exits locked there does not end the thread (the runtime parks m0 forever instead),
+// so code that changes a thread and relies on it dying must not use m0.
+func IsMainThread() bool { return syscall.Gettid() == mainTID }
+
 // Affinity returns the CPUs thread tid (0: the calling one) may run on, sorted.
 func Affinity(tid int) ([]int, error) {
 	var mask [cpuSetWords]uint64

@@ -4,6 +4,7 @@ package osthread
 
 // The stubs keep golat building elsewhere; every setter reports ErrUnsupported.
 
+func IsMainThread() bool                     { return false }
 func Gettid() int                            { return 0 }
 func Affinity(int) ([]int, error)            { return nil, ErrUnsupported }
 func SetAffinity(int, []int) (func(), error) { return nop, ErrUnsupported }
