@@ -3,12 +3,14 @@ package loop
 import (
 	"encoding/json"
 	"runtime"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"golat/go_core/internal/clock"
 	"golat/go_core/internal/gcctl"
+	"golat/go_core/internal/hist"
 	"golat/go_core/internal/workload"
 )
 
@@ -59,6 +61,19 @@ type Report struct {
 	GOMAXPROCS      int            `json:"gomaxprocs"`
 	GoVersion       string         `json:"go_version"`
 	Error           string         `json:"error,omitempty"`
+	// Classes splits latency by outcome (HTTP status ...) for workload.Classifier workloads.
+	Classes []ClassReport `json:"classes,omitempty"`
+	// WorkloadInfo is what a workload.Reporter workload adds (server port, errors ...).
+	WorkloadInfo any `json:"workload_info,omitempty"`
+}
+
+// ClassReport is the latency histogram (from intended start) of one outcome class, all
+// workers merged, as sparse [index, count] pairs in the layout of the counts blocks.
+type ClassReport struct {
+	Class    int        `json:"class"`
+	Label    string     `json:"label"`
+	Requests int64      `json:"requests"`
+	Counts   [][2]int64 `json:"counts"`
 }
 
 // Start validates doc and starts the run in the background.
@@ -208,6 +223,10 @@ func (r *Run) coordinate() {
 			rep.Error = wr.Error
 		}
 	}
+	rep.Classes = r.classReports()
+	if rp, ok := r.wl.(workload.Reporter); ok {
+		rep.WorkloadInfo = rp.Report()
+	}
 	rep.MeasuredNs = endMono - measureFrom
 	if rep.MeasuredNs > 0 {
 		rep.AchievedRate = float64(rep.Requests) * 1e9 / float64(rep.MeasuredNs)
@@ -230,6 +249,34 @@ func (r *Run) coordinate() {
 	r.t0 = t0
 	r.result = rep
 	r.mu.Unlock()
+}
+
+// classReports merges the workers' per-class histograms, in class order.
+func (r *Run) classReports() []ClassReport {
+	cl, ok := r.wl.(workload.Classifier)
+	if !ok {
+		return nil
+	}
+	merged := map[int]*hist.Histogram{}
+	for _, w := range r.workers {
+		for c, h := range w.classes {
+			if merged[c] == nil {
+				merged[c], _ = hist.New(r.cfg.Precision)
+			}
+			_ = merged[c].Merge(h) // same precision by construction
+		}
+	}
+	keys := make([]int, 0, len(merged))
+	for c := range merged {
+		keys = append(keys, c)
+	}
+	sort.Ints(keys)
+	out := make([]ClassReport, 0, len(keys))
+	for _, c := range keys {
+		h := merged[c]
+		out = append(out, ClassReport{Class: c, Label: cl.ClassLabel(c), Requests: h.TotalCount(), Counts: h.Sparse()})
+	}
+	return out
 }
 
 func (r *Run) allFinished(wg *sync.WaitGroup) <-chan struct{} {
