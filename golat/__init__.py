@@ -7,6 +7,10 @@ from . import errors, runtime, workloads
 from ._histogram import Histogram
 from ._result import Result
 from ._run import Stall, run
+from ._serve import Server, ServerStats
 from ._version import __version__
 
-__all__ = ["Histogram", "Result", "Stall", "errors", "run", "runtime", "workloads", "__version__"]
+__all__ = [
+    "Histogram", "Result", "Server", "ServerStats", "Stall", "errors", "run", "runtime",
+    "workloads", "__version__",
+]  # fmt: skip
