@@ -17,6 +17,7 @@ import (
 	"runtime"
 	"unsafe"
 
+	"golat/go_core/internal/clock"
 	"golat/go_core/internal/gcctl"
 	_ "golat/go_core/internal/httpload" // registers the "http" workload
 	"golat/go_core/internal/workload"
@@ -223,6 +224,19 @@ func golat_server_stop(handle C.int64_t, err *C.char, errcap C.int) (st C.int) {
 	if !stopServer(int64(handle)) {
 		return fail(statusNotFound, "no such server (already stopped?)", err, errcap)
 	}
+	return statusOK
+}
+
+// golat_clock_pair_loop runs n iterations of a plain Go loop that reads the clock twice
+// and writes the total ns into ns: the harness floor's reference for benchmarks/.
+//
+//export golat_clock_pair_loop
+func golat_clock_pair_loop(n C.int64_t, ns *C.int64_t, err *C.char, errcap C.int) (st C.int) {
+	defer guard(&st, err, errcap)
+	if n < 1 {
+		return fail(statusConfig, "n must be >= 1", err, errcap)
+	}
+	*ns = C.int64_t(clock.PairLoop(int64(n)))
 	return statusOK
 }
 

@@ -148,7 +148,7 @@ def _cmd_info(args: Any) -> int:
 
 def _cmd_run(args: Any) -> int:
     from . import _units, workloads
-    from ._run import Stall, run
+    from ._run import Stall, build_config, execute
 
     wl = workloads.parse(args.workload)
     stall = None
@@ -174,12 +174,16 @@ def _cmd_run(args: Any) -> int:
         _slo.parse(args.slo)  # refuse a bad SLO before running
     duration = None if args.requests and args.duration == "5s" else _units.parse_duration(
         args.duration, "--duration")  # fmt: skip
+    doc = build_config(
+        wl, rate=args.rate, duration=duration, requests=args.requests,
+        warmup=_units.parse_duration(args.warmup, "--warmup"), arrivals=args.arrivals,
+        stall=stall, gc=gc, memory_limit=args.memory_limit, workers=args.workers,
+        precision=args.precision,
+    )  # fmt: skip
     progress = _ProgressLine(not args.quiet)
     try:
-        r = run(wl, rate=args.rate, duration=duration, requests=args.requests,
-                warmup=_units.parse_duration(args.warmup, "--warmup"), arrivals=args.arrivals,
-                stall=stall, gc=gc, memory_limit=args.memory_limit, workers=args.workers,
-                precision=args.precision, progress=progress)  # fmt: skip
+        # Ctrl-C stops the run and still prints what was measured up to then.
+        r = execute(doc, progress, keep_on_interrupt=True)
     finally:
         progress.clear()
     print(f"golat run {wl}")
@@ -196,7 +200,7 @@ def _cmd_run(args: Any) -> int:
             print("SLO broken: " + "; ".join(broken), file=sys.stderr)
             return 1
         print(f"SLO met: {args.slo}")
-    return 0
+    return 130 if r.interrupted else 0
 
 
 def GolatError_config(msg: str) -> GolatError:  # noqa: N802 - reads as a constructor

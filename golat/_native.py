@@ -39,6 +39,7 @@ int golat_server_start(char* doc, int64_t doclen, int64_t* handle, char* err, in
 int golat_server_stats(int64_t handle, char* out, int64_t outcap, int64_t* n, char* err, int errcap);
 int golat_server_metrics(int64_t handle, char* out, int64_t outcap, int64_t* n, char* err, int errcap);
 int golat_server_stop(int64_t handle, char* err, int errcap);
+int golat_clock_pair_loop(int64_t n, int64_t* ns, char* err, int errcap);
 int golat_panic_for_test(char* err, int errcap);
 """
 
@@ -242,6 +243,11 @@ def server_metrics(handle: int) -> str:
 
 def server_stop(handle: int) -> None:
     _call("golat_server_stop", handle)
+
+
+def clock_pair_loop(n: int) -> int:
+    """ns a plain Go loop of n iterations, each reading the clock twice, took."""
+    return _int64_out("golat_clock_pair_loop", n)
 
 
 def panic_for_test() -> None:

@@ -89,9 +89,14 @@ class Result:
         """Assemble a Result from the core's report and its counts buffer."""
         n, prec = report["counts_len"], report["precision"]
         names = report["histograms"]
-        blocks = [
-            Histogram._from_counts(counts[i * n : (i + 1) * n], prec) for i in range(len(names))
-        ]
+        blocks = []
+        for i, name in enumerate(names):
+            wr = report["workers"][i // 3]
+            exact = {}
+            if name in ("latency", "service") and wr["requests"]:
+                # Go keeps the exact extremes; the counts hold them only to 1 % (or 0.1 %).
+                exact = {"min": wr[f"{name}_min_ns"], "max": wr[f"{name}_max_ns"]}
+            blocks.append(Histogram._from_counts(counts[i * n : (i + 1) * n], prec, **exact))
         merged: dict[str, Histogram] = {}
         per_worker: list[dict[str, Histogram]] = []
         for i, (name, h) in enumerate(zip(names, blocks)):

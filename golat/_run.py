@@ -106,22 +106,30 @@ def build_config(
     }
 
 
-def execute(doc: dict[str, Any], progress: Progress | None = None) -> Result:
+def execute(
+    doc: dict[str, Any], progress: Progress | None = None, *, keep_on_interrupt: bool = False
+) -> Result:
     """Start a run document in the core, poll it to the end and collect its Result.
 
-    Ctrl-C (KeyboardInterrupt) stops the run, waits for its workers and re-raises: nothing
-    is left running in the core.
+    Ctrl-C (KeyboardInterrupt) stops the run and waits for its workers: nothing is left
+    running in the core. Then the interrupt propagates, or, with ``keep_on_interrupt``, the
+    result measured so far is returned with ``interrupted`` set.
     """
     planned = (doc["warmup_ns"] + doc["duration_ns"]) / 1e9 if doc["duration_ns"] else math.nan
     handle = _native.run_start(doc)
     try:
-        while True:
-            ended, served, elapsed_ns = _native.run_poll(handle)
-            if progress is not None:
-                progress(served, elapsed_ns / 1e9, planned)
-            if ended:
-                break
-            time.sleep(POLL_S)
+        try:
+            while True:
+                ended, served, elapsed_ns = _native.run_poll(handle)
+                if progress is not None:
+                    progress(served, elapsed_ns / 1e9, planned)
+                if ended:
+                    break
+                time.sleep(POLL_S)
+        except KeyboardInterrupt:
+            _native.run_stop(handle, wait=True)
+            if not keep_on_interrupt:
+                raise
         report, counts = _native.run_result(handle)
     except BaseException:
         _native.run_stop(handle, wait=True)

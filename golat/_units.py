@@ -21,7 +21,8 @@ def number(name: str, value: object, *, minimum: float = 0.0, strict_min: bool =
     """Validate a number argument; raise ConfigError naming `name` and the allowed range."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ConfigError(f"{name} must be a number, got {type(value).__name__} {value!r}")
-    v = float(value)
+    # Compare ints as ints: float(2**63 - 1) rounds up past an int64 maximum.
+    v = value if isinstance(value, numbers.Integral) else float(value)
     if math.isnan(v) or math.isinf(v):
         raise ConfigError(f"{name} must be a finite number, got {value!r}")
     if integer and v != int(v):
@@ -31,7 +32,7 @@ def number(name: str, value: object, *, minimum: float = 0.0, strict_min: bool =
         lo = f"> {minimum:g}" if strict_min else f">= {minimum:g}"
         hi = "" if math.isinf(maximum) else f" and <= {maximum:g}"
         raise ConfigError(f"{name} must be {lo}{hi}, got {value!r}")
-    return v
+    return float(v)
 
 
 def parse_duration(text: str | float | int, name: str = "duration") -> float:
@@ -51,7 +52,8 @@ def parse_duration(text: str | float | int, name: str = "duration") -> float:
 def parse_size(text: str | int, name: str = "size") -> int:
     """'4096', '1KiB', '256MiB', '2G' -> bytes."""
     if not isinstance(text, str):
-        return int(number(name, text, strict_min=False, integer=True))
+        number(name, text, strict_min=False, integer=True)
+        return int(text)
     m = _NUM.match(text)
     unit = m.group(2).lower() if m else ""
     if not m or unit not in _SIZE:

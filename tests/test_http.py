@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -40,14 +41,17 @@ def test_no_classes_for_other_workloads():
 
 
 def test_server_and_client_closed_after_run():
-    golat.run(HTTP(), requests=20)  # the first run starts the runtime's lazy goroutines
-    before = runtime.metrics().goroutines
+    golat.run(HTTP(), requests=20)
+    runtime.gc()  # the runtime's lazily started goroutines (GC workers) are counted from here
+    before, fds = runtime.metrics().goroutines, len(os.listdir("/proc/self/fd"))
     for _ in range(3):
         golat.run(HTTP(connections=2), requests=20, workers=2)
+    runtime.gc()
     deadline = time.monotonic() + 2
     while runtime.metrics().goroutines > before and time.monotonic() < deadline:
         time.sleep(0.02)
     assert runtime.metrics().goroutines <= before
+    assert len(os.listdir("/proc/self/fd")) <= fds, "sockets left open"
 
 
 def test_refused_target_is_a_core_error():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import socket
@@ -148,14 +149,17 @@ def test_survives_bad_input_and_keeps_histogram():
 
 def test_server_stop_leaves_no_goroutines():
     Server().stop()
-    before = runtime.metrics().goroutines
+    runtime.gc()
+    before, fds = runtime.metrics().goroutines, len(os.listdir("/proc/self/fd"))
     for _ in range(3):
         with Server(workers=2) as s:
             fetch(s.url + "/")
+    runtime.gc()
     deadline = time.monotonic() + 2
     while runtime.metrics().goroutines > before and time.monotonic() < deadline:
         time.sleep(0.02)
     assert runtime.metrics().goroutines <= before
+    assert len(os.listdir("/proc/self/fd")) <= fds, "sockets left open"
 
 
 def test_http_workload_drives_a_server():

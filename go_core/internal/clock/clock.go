@@ -23,3 +23,20 @@ func SpinUntil(t int64) int64 {
 		}
 	}
 }
+
+// pairSink keeps PairLoop's reads from being optimised away.
+var pairSink int64
+
+// PairLoop runs n iterations that each read the clock twice, and returns the ns the whole
+// loop took: the reference a request loop's per-request cost is compared with.
+func PairLoop(n int64) int64 {
+	begin := nanotime()
+	var acc int64
+	for i := int64(0); i < n; i++ {
+		a := nanotime()
+		b := nanotime()
+		acc += b - a
+	}
+	pairSink = acc
+	return nanotime() - begin
+}

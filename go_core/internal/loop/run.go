@@ -137,6 +137,24 @@ func (r *Run) Result() (*Report, [][]int64) {
 	return r.result, blocks
 }
 
+// Merged returns the latency and service histograms of all workers merged.
+func (r *Run) Merged() (latency, service *hist.Histogram, err error) {
+	<-r.done
+	if latency, err = hist.New(r.cfg.Precision); err != nil {
+		return nil, nil, err
+	}
+	service, _ = hist.New(r.cfg.Precision)
+	for _, w := range r.workers {
+		if err = latency.Merge(w.latency); err == nil {
+			err = service.Merge(w.service)
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	return latency, service, nil
+}
+
 // ResultJSON is Result's report encoded.
 func (r *Run) ResultJSON() ([]byte, [][]int64, error) {
 	rep, blocks := r.Result()

@@ -40,13 +40,18 @@ type worker struct {
 
 // WorkerReport is the per-worker part of the result document.
 type WorkerReport struct {
-	ID             int    `json:"id"`
-	Requests       int64  `json:"requests"`
-	WarmupRequests int64  `json:"warmup_requests"`
-	LateStarts     int64  `json:"late_starts"`
-	Stalls         int64  `json:"stalls"`
-	OutOfRange     int64  `json:"out_of_range"`
-	Error          string `json:"error,omitempty"`
+	ID             int   `json:"id"`
+	Requests       int64 `json:"requests"`
+	WarmupRequests int64 `json:"warmup_requests"`
+	LateStarts     int64 `json:"late_starts"`
+	Stalls         int64 `json:"stalls"`
+	OutOfRange     int64 `json:"out_of_range"`
+	// Exact extremes (ns); the histograms hold them within their precision only.
+	LatencyMinNs int64  `json:"latency_min_ns"`
+	LatencyMaxNs int64  `json:"latency_max_ns"`
+	ServiceMinNs int64  `json:"service_min_ns"`
+	ServiceMaxNs int64  `json:"service_max_ns"`
+	Error        string `json:"error,omitempty"`
 }
 
 func newWorker(id, precision int) (*worker, error) {
@@ -103,6 +108,7 @@ func (w *worker) loop(r *Run, req workload.Request, t0 int64) {
 	if c.Stall != nil {
 		nextStall = measureFrom + c.Stall.EveryNs
 	}
+	clock.SpinUntil(t0) // every worker starts at t0: nothing before it counts as warm-up
 	for !r.stop.Load() {
 		var intended, start int64
 		if open {
@@ -175,7 +181,9 @@ func (w *worker) report() WorkerReport {
 	return WorkerReport{
 		ID: w.id, Requests: w.measured, WarmupRequests: w.warmup, LateStarts: w.late,
 		Stalls: w.stalls, Error: w.errMsg,
-		OutOfRange: w.latency.Overflow() + w.service.Overflow(),
+		OutOfRange:   w.latency.Overflow() + w.service.Overflow(),
+		LatencyMinNs: w.latency.Min(), LatencyMaxNs: w.latency.Max(),
+		ServiceMinNs: w.service.Min(), ServiceMaxNs: w.service.Max(),
 	}
 }
 

