@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -211,3 +212,15 @@ def test_serve_command_duration():
     out, err = p.communicate(timeout=10)
     assert p.returncode == 0, err
     assert "duration reached; 0 requests" in out
+
+
+@pytest.mark.skipif(not shutil.which("wrk"), reason="wrk is not installed (.ci/apt-packages.txt)")
+def test_wrk_drives_golat_serve():
+    with Server(workers=2) as s:
+        p = subprocess.run(["wrk", "-t1", "-c2", "-d1s", "--latency", s.url + "/"],
+                           capture_output=True, text=True, timeout=30)  # fmt: skip
+        assert p.returncode == 0, p.stderr
+        served = int(re.search(r"(\d+) requests in", p.stdout).group(1))
+        st = s.stats()
+        # wrk counts only answered requests; the server may have answered a few more.
+        assert list(st.by_status) == [200] and served <= st.requests <= served + 2
