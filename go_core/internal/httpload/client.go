@@ -5,16 +5,21 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"net"
+	"io"
 	"time"
 )
 
 // conn is one keep-alive HTTP/1.1 connection of the client. It writes a request built
 // once and reads the response with a small parser that allocates nothing: the client's
 // own cost and garbage stay out of the server's numbers, as with wrk.
+//
+// The socket is a blocking one read and written with plain system calls, not through
+// Go's network poller: the worker's thread sleeps in read() and the kernel wakes it when
+// the answer arrives, as a C client's thread would, so the response does not also wait
+// for the Go scheduler to notice it (a parked goroutine, a netpoll wake-up, a free P).
 type conn struct {
 	addr    string
-	c       net.Conn
+	c       io.ReadWriteCloser
 	r       *bufio.Reader
 	timeout time.Duration
 }
@@ -27,12 +32,9 @@ func (k *conn) dial() error {
 		k.c.Close()
 		k.c = nil
 	}
-	c, err := net.DialTimeout("tcp", k.addr, k.timeout)
+	c, err := dialBlocking(k.addr, k.timeout)
 	if err != nil {
 		return err
-	}
-	if tc, ok := c.(*net.TCPConn); ok {
-		_ = tc.SetNoDelay(true)
 	}
 	k.c = c
 	if k.r == nil {
@@ -53,9 +55,6 @@ func (k *conn) close() {
 // roundTrip sends req and reads one whole response; it returns the status code and
 // whether the server asked to close the connection.
 func (k *conn) roundTrip(req []byte) (status int, closeConn bool, err error) {
-	if err := k.c.SetDeadline(time.Now().Add(k.timeout)); err != nil {
-		return 0, true, err
-	}
 	if _, err := k.c.Write(req); err != nil {
 		return 0, true, err
 	}
