@@ -20,6 +20,7 @@ import (
 	"golat/go_core/internal/clock"
 	"golat/go_core/internal/gcctl"
 	_ "golat/go_core/internal/httpload" // registers the "http" workload
+	_ "golat/go_core/internal/pycall"   // registers the "python" workload
 	"golat/go_core/internal/workload"
 )
 

@@ -5,12 +5,14 @@ Importing golat is cheap and starts no Go runtime; the core loads on first use.
 
 from . import errors, runtime, workloads
 from ._histogram import Histogram
+from ._measure import harness_floor, measure
 from ._result import Result
 from ._run import Stall, run
 from ._serve import Server, ServerStats
 from ._version import __version__
 
 __all__ = [
-    "Histogram", "Result", "Server", "ServerStats", "Stall", "errors", "run", "runtime",
+    "Histogram", "Result", "Server", "ServerStats", "Stall", "errors", "harness_floor",
+    "measure", "run", "runtime",
     "workloads", "__version__",
 ]  # fmt: skip

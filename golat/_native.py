@@ -245,6 +245,20 @@ def server_stop(handle: int) -> None:
     _call("golat_server_stop", handle)
 
 
+def request_callback(call: Any) -> tuple[Any, int]:
+    """Wrap ``call() -> int`` as a C ``int (*)(void)`` the "python" workload calls for each
+    request; returns (the cffi callback, its address). The caller must keep the callback
+    alive until the core can no longer call it (the run is freed).
+
+    cffi takes the GIL inside the callback (the Go thread is not one Python made) and the
+    GIL is free meanwhile, because cffi releases it during every call into the core. If
+    ``call`` itself raises, cffi prints the traceback and the callback returns 2: stop.
+    """
+    ffi, _ = _get()
+    cb = ffi.callback("int(void)", call, error=2)
+    return cb, int(ffi.cast("uintptr_t", cb))
+
+
 def clock_pair_loop(n: int) -> int:
     """ns a plain Go loop of n iterations, each reading the clock twice, took."""
     return _int64_out("golat_clock_pair_loop", n)

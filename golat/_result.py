@@ -37,6 +37,21 @@ def summarize(h: Histogram) -> dict[str, float]:
     return out
 
 
+def stat_value(h: Histogram, stat: str) -> float:
+    """One statistic of ``h`` in ns (``"p99"``, ``"p99.9"``, ``"p99_9"``, ``"max"``, ``"min"``,
+    ``"mean"``, ``"stddev"``); ConfigError names what is allowed. 0 for an empty histogram."""
+    s = stat.lower() if isinstance(stat, str) else ""
+    if s.startswith("p"):
+        try:
+            p = float(s[1:].replace("_", "."))
+        except ValueError:
+            raise ConfigError(f"unknown statistic {stat!r}") from None
+        return float(h.percentile(p))
+    if s in ("max", "mean", "stddev", "min"):
+        return float(getattr(h, s))
+    raise ConfigError(f"unknown statistic {stat!r}; use pNN, max, min, mean or stddev")
+
+
 @dataclass
 class GCActivity:
     """What the Go collector did inside the measured window."""
@@ -142,17 +157,7 @@ class Result:
 
     def value(self, stat: str, which: str = "latency") -> float:
         """One statistic in ns: ``"p99"``, ``"p99.9"``, ``"max"``, ``"mean"``, ``"stddev"``."""
-        h = self._hist(which)
-        s = stat.lower()
-        if s.startswith("p"):
-            try:
-                p = float(s[1:].replace("_", "."))
-            except ValueError:
-                raise ConfigError(f"unknown statistic {stat!r}") from None
-            return float(h.percentile(p))
-        if s in ("max", "mean", "stddev", "min"):
-            return float(getattr(h, s))
-        raise ConfigError(f"unknown statistic {stat!r}; use pNN, max, min, mean or stddev")
+        return stat_value(self._hist(which), stat)
 
     def by_class(self) -> dict[str, Histogram]:
         """Latency (from intended start, ns) split by outcome class, for workloads whose
@@ -187,6 +192,7 @@ class Result:
     def check(self, slo: str) -> Result:
         """Raise :class:`~golat.errors.SLOViolation` naming each broken bound of ``slo``
         (e.g. ``"p99<=1ms,max<=10ms"``); return self when every bound holds."""
+        __tracebackhide__ = True  # pytest: show the test's line, not this one
         broken = self.violations(slo)
         if broken:
             raise SLOViolation("; ".join(broken))

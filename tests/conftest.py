@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["pytester"]  # tests/test_pytest_plugin.py runs inner pytest sessions
+
 ROOT = Path(__file__).resolve().parents[1]
 GO_CORE = ROOT / "go_core"
 

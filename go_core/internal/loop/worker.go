@@ -109,6 +109,7 @@ func (w *worker) loop(r *Run, req workload.Request, t0 int64) {
 		nextStall = measureFrom + c.Stall.EveryNs
 	}
 	clock.SpinUntil(t0) // every worker starts at t0: nothing before it counts as warm-up
+	stopper, _ := r.wl.(workload.Stopper)
 	for !r.stop.Load() {
 		var intended, start int64
 		if open {
@@ -145,6 +146,9 @@ func (w *worker) loop(r *Run, req workload.Request, t0 int64) {
 		req()
 		done := clock.Now()
 		w.done.Add(1)
+		if stopper != nil && stopper.Stopped() {
+			r.stop.Store(true) // this request is still counted below
+		}
 		if intended < measureFrom {
 			w.warmup++
 			continue

@@ -19,6 +19,12 @@ type Workload interface {
 	NewWorker(id, workers int) (req Request, close func(), err error)
 }
 
+// Stopper is implemented by workloads that can end a run early (a Python callable that
+// raised too often); the loop asks after each request.
+type Stopper interface {
+	Stopped() bool
+}
+
 // Spec is the wire form: {"kind": "spin", ...kind-specific fields}.
 type Spec struct {
 	Kind string `json:"kind"`
