@@ -13,12 +13,14 @@ package main
 import "C"
 
 import (
+	"bytes"
 	"runtime"
 	"unsafe"
 
 	"golat/go_core/internal/clock"
 	"golat/go_core/internal/gcctl"
-	_ "golat/go_core/internal/pycall" // registers the "python" workload
+	_ "golat/go_core/internal/httpload" // registers the "http" workload
+	_ "golat/go_core/internal/pycall"   // registers the "python" workload
 	"golat/go_core/internal/workload"
 )
 
@@ -169,6 +171,60 @@ func golat_run_free(handle C.int64_t, err *C.char, errcap C.int) (st C.int) {
 func golat_active_runs(n *C.int64_t, err *C.char, errcap C.int) (st C.int) {
 	defer guard(&st, err, errcap)
 	*n = C.int64_t(activeRuns())
+	return statusOK
+}
+
+// golat_server_start starts a loopback HTTP server (`golat serve`) from a server document
+// (see internal/httpserve.Config) and returns its handle.
+//
+//export golat_server_start
+func golat_server_start(doc *C.char, doclen C.int64_t, handle *C.int64_t, err *C.char, errcap C.int) (st C.int) {
+	defer guard(&st, err, errcap)
+	h, e := startServer(C.GoBytes(unsafe.Pointer(doc), C.int(doclen)))
+	if e != nil {
+		return fail(statusConfig, e.Error(), err, errcap)
+	}
+	*handle = C.int64_t(h)
+	return statusOK
+}
+
+// golat_server_stats writes a snapshot of the server (address, requests and
+// request-duration histogram per status, connections) as JSON.
+//
+//export golat_server_stats
+func golat_server_stats(handle C.int64_t, out *C.char, outcap C.int64_t, n *C.int64_t, err *C.char, errcap C.int) (st C.int) {
+	defer guard(&st, err, errcap)
+	s := lookupServer(int64(handle))
+	if s == nil {
+		return fail(statusNotFound, "no such server (already stopped?)", err, errcap)
+	}
+	return putJSON(s.Stats(), out, outcap, n, err, errcap)
+}
+
+// golat_server_metrics writes the server's Prometheus text page, as /metrics serves it.
+//
+//export golat_server_metrics
+func golat_server_metrics(handle C.int64_t, out *C.char, outcap C.int64_t, n *C.int64_t, err *C.char, errcap C.int) (st C.int) {
+	defer guard(&st, err, errcap)
+	s := lookupServer(int64(handle))
+	if s == nil {
+		return fail(statusNotFound, "no such server (already stopped?)", err, errcap)
+	}
+	var b bytes.Buffer
+	if e := s.WritePrometheus(&b); e != nil {
+		return fail(statusInternal, e.Error(), err, errcap)
+	}
+	return putBytes(b.Bytes(), out, outcap, n, err, errcap)
+}
+
+// golat_server_stop stops the server (in-flight requests get up to 2 s) and frees it.
+//
+//export golat_server_stop
+func golat_server_stop(handle C.int64_t, err *C.char, errcap C.int) (st C.int) {
+	defer guard(&st, err, errcap)
+	if !stopServer(int64(handle)) {
+		return fail(statusNotFound, "no such server (already stopped?)", err, errcap)
+	}
 	return statusOK
 }
 

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"unsafe"
 
+	"golat/go_core/internal/httpserve"
 	"golat/go_core/internal/loop"
 	"golat/go_core/internal/numa"
 	"golat/go_core/internal/osthread"
@@ -218,5 +219,43 @@ func closePool(h int64) bool {
 		return false
 	}
 	t.Close()
+	return true
+}
+
+// Servers live here between start and stop, like runs.
+var (
+	serversMu  sync.Mutex
+	servers    = map[int64]*httpserve.Server{}
+	lastServer int64
+)
+
+func startServer(doc []byte) (int64, error) {
+	s, err := httpserve.Start(doc)
+	if err != nil {
+		return 0, err
+	}
+	serversMu.Lock()
+	defer serversMu.Unlock()
+	lastServer++
+	servers[lastServer] = s
+	return lastServer, nil
+}
+
+func lookupServer(h int64) *httpserve.Server {
+	serversMu.Lock()
+	defer serversMu.Unlock()
+	return servers[h]
+}
+
+// stopServer closes the server and forgets it.
+func stopServer(h int64) bool {
+	serversMu.Lock()
+	s := servers[h]
+	delete(servers, h)
+	serversMu.Unlock()
+	if s == nil {
+		return false
+	}
+	_ = s.Close()
 	return true
 }

@@ -9,10 +9,11 @@ from ._measure import harness_floor, measure
 from ._pool import Pool
 from ._result import Result
 from ._run import Stall, run
+from ._serve import Server, ServerStats
 from ._topology import topology
 from ._version import __version__
 
 __all__ = [
-    "Histogram", "Pool", "Result", "Stall", "errors", "harness_floor", "measure", "run", "runtime",
-    "topology", "workloads", "__version__",
+    "Histogram", "Pool", "Result", "Server", "ServerStats", "Stall", "errors", "harness_floor",
+    "measure", "run", "runtime", "topology", "workloads", "__version__",
 ]  # fmt: skip

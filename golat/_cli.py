@@ -85,7 +85,36 @@ def _parser() -> Any:
     run.add_argument("--hgrm", metavar="FILE", help="write the latency percentile distribution")
     run.add_argument("--slo", default=None, help="bounds to check, e.g. 'p99<=200us,max<=5ms'")
     run.add_argument("--quiet", action="store_true", help="no progress line")
+
+    serve = sub.add_parser(
+        "serve", help="serve HTTP on loopback for wrk, ghz or any client, with /metrics",
+        epilog=EPILOG_WORKLOADS + "\n" + SERVE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    serve.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=0, help="port (default 0: any free port)")
+    serve.add_argument("--workload", default="noop", help="handler workload (default noop)")
+    serve.add_argument("--path", default="/", help="path that runs the workload (default /)")
+    serve.add_argument("--body-bytes", default="0", help="response body size, e.g. 1KiB")
+    serve.add_argument(
+        "--workers", type=int, default=None,
+        help="requests that may run the workload at once (default: CPU count)",
+    )  # fmt: skip
+    serve.add_argument("--gc", default=None, help="GC percent: a number, 'off' or 'default'")
+    serve.add_argument("--memory-limit", default=None, help="soft memory limit, e.g. 1GiB")
+    serve.add_argument("--metrics-path", default="/metrics", help="(default /metrics)")
+    serve.add_argument("--duration", default=None, help="stop after this long, e.g. 30s")
+    serve.add_argument(
+        "--allow-remote", action="store_true",
+        help="allow a non-loopback --host (the server is then reachable from other machines)",
+    )  # fmt: skip
+    serve.add_argument("--json", metavar="FILE", help="write the final stats as JSON")
     return p
+
+
+SERVE_EPILOG = """The first line printed is the address: `golat: serving http://127.0.0.1:PORT/`.
+/status/NNN answers NNN, other paths than --path 404. Ctrl-C or SIGTERM stops the server
+cleanly and prints the request-duration table per status code."""
 
 
 class _ProgressLine:
@@ -198,7 +227,73 @@ def GolatError_config(msg: str) -> GolatError:  # noqa: N802 - reads as a constr
     return ConfigError(msg)
 
 
-COMMANDS = {"info": _cmd_info, "run": _cmd_run}
+def _cmd_serve(args: Any) -> int:
+    import signal
+    import time
+
+    from . import _units, workloads
+    from ._serve import Server, server_config
+
+    gc: Any = args.gc
+    if gc is not None and gc not in ("off", "default"):
+        try:
+            gc = int(gc)
+        except ValueError:
+            raise GolatError_config(
+                f"--gc must be a percent, 'off' or 'default', got {gc!r}"
+            ) from None
+    duration = None
+    if args.duration is not None:
+        duration = _units.parse_duration(args.duration, "--duration")
+        _units.number("--duration (s)", duration, maximum=366 * 86400)
+    settings = dict(
+        host=args.host, port=args.port, handler=workloads.parse(args.workload), path=args.path,
+        body_bytes=_units.parse_size(args.body_bytes, "--body-bytes"), workers=args.workers,
+        gc=gc, memory_limit=args.memory_limit, allow_remote=args.allow_remote,
+        metrics_path=args.metrics_path,
+    )  # fmt: skip
+    server_config(**settings)  # refuse bad settings before anything starts
+    stop: list[str] = []
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        stop.append(signal.Signals(signum).name)
+
+    old = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        server = Server(**settings)
+        try:
+            if args.allow_remote and not workloads.is_loopback(server.host):
+                print(
+                    f"golat: WARNING: --allow-remote: serving on {server.address}, reachable "
+                    "from other machines; anyone who can reach it can load this one",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            print(
+                f"golat: serving {server.url}{args.path} (workload {settings['handler']}, "
+                f"metrics at {server.url}{args.metrics_path}); Ctrl-C or SIGTERM stops",
+                flush=True,
+            )
+            end = time.monotonic() + duration if duration is not None else None
+            while not stop and (end is None or time.monotonic() < end):
+                time.sleep(0.05)
+        finally:
+            final = server.stop()
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+    why = f"stopped by {stop[0]}" if stop else "duration reached"
+    print(f"golat: {why}; {final.requests:,} requests in {final.uptime_s:.1f} s")
+    print(final.table())
+    if args.json:
+        import json
+
+        with open(args.json, "w") as f:
+            json.dump(final.raw, f)
+    return 0
+
+
+COMMANDS = {"info": _cmd_info, "run": _cmd_run, "serve": _cmd_serve}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -82,6 +82,7 @@ def build_config(
     if stall is not None and not isinstance(stall, Stall):
         raise ConfigError(f"stall must be golat.Stall(every=s, duration=s), got {stall!r}")
     _units.number("workers", workers, minimum=1, strict_min=False, maximum=4096, integer=True)
+    workload.check_run(workers=int(workers))
     if precision not in (2, 3) or isinstance(precision, bool):
         raise ConfigError(f"precision must be 2 or 3 significant digits, got {precision!r}")
     _units.number("late_threshold (s)", late_threshold, strict_min=False, maximum=3600)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -69,6 +70,19 @@ type Report struct {
 	Pooled          bool           `json:"pooled"`         // ran on a pool's threads
 	TLBShootdowns   int64          `json:"tlb_shootdowns"` // process-wide, in the window; -1: unknown
 	GODEBUG         string         `json:"godebug"`        // as the runtime read it at start-up
+	// Classes splits latency by outcome (HTTP status ...) for workload.Classifier workloads.
+	Classes []ClassReport `json:"classes,omitempty"`
+	// WorkloadInfo is what a workload.RunReporter workload adds (server port, errors ...).
+	WorkloadInfo any `json:"workload_info,omitempty"`
+}
+
+// ClassReport is the latency histogram (from intended start) of one outcome class, all
+// workers merged, as sparse [index, count] pairs in the layout of the counts blocks.
+type ClassReport struct {
+	Class    int        `json:"class"`
+	Label    string     `json:"label"`
+	Requests int64      `json:"requests"`
+	Counts   [][2]int64 `json:"counts"`
 }
 
 // Start validates doc, sets up a one-off team of worker threads as the document says, and
@@ -286,6 +300,10 @@ func (r *Run) coordinate() {
 			rep.Error = wr.Error
 		}
 	}
+	rep.Classes = r.classReports()
+	if rp, ok := r.wl.(workload.RunReporter); ok {
+		rep.WorkloadInfo = rp.RunReport()
+	}
 	rep.MeasuredNs = endMono - measureFrom
 	if rep.MeasuredNs > 0 {
 		rep.AchievedRate = float64(rep.Requests) * 1e9 / float64(rep.MeasuredNs)
@@ -308,6 +326,34 @@ func (r *Run) coordinate() {
 	r.t0 = t0
 	r.result = rep
 	r.mu.Unlock()
+}
+
+// classReports merges the workers' per-class histograms, in class order.
+func (r *Run) classReports() []ClassReport {
+	cl, ok := r.wl.(workload.Classifier)
+	if !ok {
+		return nil
+	}
+	merged := map[int]*hist.Histogram{}
+	for _, w := range r.workers {
+		for c, h := range w.classes {
+			if merged[c] == nil {
+				merged[c], _ = hist.New(r.cfg.Precision)
+			}
+			_ = merged[c].Merge(h) // same precision by construction
+		}
+	}
+	keys := make([]int, 0, len(merged))
+	for c := range merged {
+		keys = append(keys, c)
+	}
+	sort.Ints(keys)
+	out := make([]ClassReport, 0, len(keys))
+	for _, c := range keys {
+		h := merged[c]
+		out = append(out, ClassReport{Class: c, Label: cl.ClassLabel(c), Requests: h.TotalCount(), Counts: h.Sparse()})
+	}
+	return out
 }
 
 func (r *Run) allFinished(wg *sync.WaitGroup) <-chan struct{} {

@@ -57,6 +57,9 @@ type worker struct {
 	statsEnd     threadstat.Counters
 	statsStarted bool
 	statsEnded   bool
+	// classes holds one latency histogram per outcome class when the workload is a
+	// workload.Classifier (an HTTP status ...); a class's histogram is made on first sight.
+	classes map[int]*hist.Histogram
 }
 
 // WorkerReport is the per-worker part of the result document.
@@ -232,6 +235,7 @@ func (w *worker) loop(r *Run, req workload.Request, t0 int64) {
 	}
 	// Each worker keeps its own schedule, phase-shifted so arrivals interleave.
 	next := float64(t0) + period*float64(w.id)/float64(c.Workers)
+	cl, _ := r.wl.(workload.Classifier)
 	var nextStall int64 = math.MaxInt64
 	if c.Stall != nil {
 		nextStall = measureFrom + c.Stall.EveryNs
@@ -293,6 +297,9 @@ func (w *worker) loop(r *Run, req workload.Request, t0 int64) {
 			continue
 		}
 		w.latency.RecordValue(done - intended)
+		if cl != nil {
+			w.recordClass(cl.LastClass(w.id), done-intended, c.Precision)
+		}
 		w.service.RecordValue(done - start)
 		w.delay.RecordValue(start - intended)
 		if start-intended > c.LateThresholdNs {
@@ -303,6 +310,18 @@ func (w *worker) loop(r *Run, req workload.Request, t0 int64) {
 			break
 		}
 	}
+}
+
+func (w *worker) recordClass(class int, latencyNs int64, precision int) {
+	h := w.classes[class]
+	if h == nil {
+		h, _ = hist.New(precision) // precision was validated by Parse
+		if w.classes == nil {
+			w.classes = map[int]*hist.Histogram{}
+		}
+		w.classes[class] = h
+	}
+	h.RecordValue(latencyNs)
 }
 
 func (w *worker) report() WorkerReport {
