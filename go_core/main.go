@@ -13,12 +13,14 @@ package main
 import "C"
 
 import (
+	"bytes"
 	"runtime"
 	"unsafe"
 
 	"golat/go_core/internal/clock"
 	"golat/go_core/internal/gcctl"
-	_ "golat/go_core/internal/pycall" // registers the "python" workload
+	_ "golat/go_core/internal/httpload" // registers the "http" workload
+	_ "golat/go_core/internal/pycall"   // registers the "python" workload
 	"golat/go_core/internal/workload"
 )
 
@@ -85,7 +87,7 @@ func golat_run_start(doc *C.char, doclen C.int64_t, handle *C.int64_t, err *C.ch
 	defer guard(&st, err, errcap)
 	h, e := startRun(C.GoBytes(unsafe.Pointer(doc), C.int(doclen)))
 	if e != nil {
-		return fail(statusConfig, e.Error(), err, errcap)
+		return fail(statusOf(e), e.Error(), err, errcap)
 	}
 	*handle = C.int64_t(h)
 	return statusOK
@@ -172,6 +174,60 @@ func golat_active_runs(n *C.int64_t, err *C.char, errcap C.int) (st C.int) {
 	return statusOK
 }
 
+// golat_server_start starts a loopback HTTP server (`golat serve`) from a server document
+// (see internal/httpserve.Config) and returns its handle.
+//
+//export golat_server_start
+func golat_server_start(doc *C.char, doclen C.int64_t, handle *C.int64_t, err *C.char, errcap C.int) (st C.int) {
+	defer guard(&st, err, errcap)
+	h, e := startServer(C.GoBytes(unsafe.Pointer(doc), C.int(doclen)))
+	if e != nil {
+		return fail(statusConfig, e.Error(), err, errcap)
+	}
+	*handle = C.int64_t(h)
+	return statusOK
+}
+
+// golat_server_stats writes a snapshot of the server (address, requests and
+// request-duration histogram per status, connections) as JSON.
+//
+//export golat_server_stats
+func golat_server_stats(handle C.int64_t, out *C.char, outcap C.int64_t, n *C.int64_t, err *C.char, errcap C.int) (st C.int) {
+	defer guard(&st, err, errcap)
+	s := lookupServer(int64(handle))
+	if s == nil {
+		return fail(statusNotFound, "no such server (already stopped?)", err, errcap)
+	}
+	return putJSON(s.Stats(), out, outcap, n, err, errcap)
+}
+
+// golat_server_metrics writes the server's Prometheus text page, as /metrics serves it.
+//
+//export golat_server_metrics
+func golat_server_metrics(handle C.int64_t, out *C.char, outcap C.int64_t, n *C.int64_t, err *C.char, errcap C.int) (st C.int) {
+	defer guard(&st, err, errcap)
+	s := lookupServer(int64(handle))
+	if s == nil {
+		return fail(statusNotFound, "no such server (already stopped?)", err, errcap)
+	}
+	var b bytes.Buffer
+	if e := s.WritePrometheus(&b); e != nil {
+		return fail(statusInternal, e.Error(), err, errcap)
+	}
+	return putBytes(b.Bytes(), out, outcap, n, err, errcap)
+}
+
+// golat_server_stop stops the server (in-flight requests get up to 2 s) and frees it.
+//
+//export golat_server_stop
+func golat_server_stop(handle C.int64_t, err *C.char, errcap C.int) (st C.int) {
+	defer guard(&st, err, errcap)
+	if !stopServer(int64(handle)) {
+		return fail(statusNotFound, "no such server (already stopped?)", err, errcap)
+	}
+	return statusOK
+}
+
 // golat_clock_pair_loop runs n iterations of a plain Go loop that reads the clock twice
 // and writes the total ns into ns: the harness floor's reference for benchmarks/.
 //
@@ -182,6 +238,39 @@ func golat_clock_pair_loop(n C.int64_t, ns *C.int64_t, err *C.char, errcap C.int
 		return fail(statusConfig, "n must be >= 1", err, errcap)
 	}
 	*ns = C.int64_t(clock.PairLoop(int64(n)))
+	return statusOK
+}
+
+// golat_pool_new starts a pool of worker threads set up as doc says (pinned, policy,
+// memory policy); they persist, idle, between runs until golat_pool_close.
+//
+//export golat_pool_new
+func golat_pool_new(doc *C.char, doclen C.int64_t, handle *C.int64_t, err *C.char, errcap C.int) (st C.int) {
+	defer guard(&st, err, errcap)
+	h, e := newPool(C.GoBytes(unsafe.Pointer(doc), C.int(doclen)))
+	if e != nil {
+		return fail(statusOf(e), e.Error(), err, errcap)
+	}
+	*handle = C.int64_t(h)
+	return statusOK
+}
+
+//export golat_pool_info
+func golat_pool_info(handle C.int64_t, out *C.char, outcap C.int64_t, n *C.int64_t, err *C.char, errcap C.int) (st C.int) {
+	defer guard(&st, err, errcap)
+	info, ok := poolInfo(int64(handle))
+	if !ok {
+		return fail(statusNotFound, "no such pool (already closed?)", err, errcap)
+	}
+	return putJSON(info, out, outcap, n, err, errcap)
+}
+
+//export golat_pool_close
+func golat_pool_close(handle C.int64_t, err *C.char, errcap C.int) (st C.int) {
+	defer guard(&st, err, errcap)
+	if !closePool(int64(handle)) {
+		return fail(statusNotFound, "no such pool (already closed?)", err, errcap)
+	}
 	return statusOK
 }
 

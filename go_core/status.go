@@ -7,12 +7,17 @@ import "C"
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"unsafe"
 
+	"golat/go_core/internal/httpserve"
 	"golat/go_core/internal/loop"
+	"golat/go_core/internal/numa"
+	"golat/go_core/internal/osthread"
 )
 
 // Statuses; golat/_native.py maps each to an exception class.
@@ -70,8 +75,39 @@ var (
 	lastRun int64
 )
 
+// statusOf is the status for an error from starting a run or a pool.
+func statusOf(err error) C.int {
+	var perm *osthread.PermissionError
+	switch {
+	case errors.As(err, &perm):
+		return statusPermission
+	case errors.Is(err, osthread.ErrUnsupported), errors.Is(err, numa.ErrUnsupported):
+		return statusUnsupported
+	}
+	return statusConfig
+}
+
+// poolRef is the only field of a run document main reads: which pool to run on.
+type poolRef struct {
+	Pool int64 `json:"pool"`
+}
+
 func startRun(doc []byte) (int64, error) {
-	r, err := loop.Start(doc)
+	var ref poolRef
+	if err := json.Unmarshal(doc, &ref); err != nil {
+		return 0, fmt.Errorf("run config is not valid JSON: %v", err)
+	}
+	var r *loop.Run
+	var err error
+	if ref.Pool != 0 {
+		t := lookupPool(ref.Pool)
+		if t == nil {
+			return 0, fmt.Errorf("no such pool %d (closed?)", ref.Pool)
+		}
+		r, err = loop.StartOn(doc, t)
+	} else {
+		r, err = loop.Start(doc)
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -113,4 +149,113 @@ func activeRuns() int {
 		}
 	}
 	return n
+}
+
+// Pools live here between new and close; Python holds only the handle.
+var (
+	pools    = map[int64]*loop.Team{}
+	lastPool int64
+)
+
+// PoolDoc is a pool's document: its workers and their thread settings.
+type PoolDoc struct {
+	Version int `json:"version"`
+	Workers int `json:"workers"`
+	loop.Threads
+}
+
+// PoolInfo is what a pool reports about its threads.
+type PoolInfo struct {
+	Workers    int               `json:"workers"`
+	GOMAXPROCS int               `json:"gomaxprocs"`
+	Threads    loop.Threads      `json:"threads"`
+	Thread     []loop.ThreadInfo `json:"thread"`
+}
+
+func newPool(doc []byte) (int64, error) {
+	var d PoolDoc
+	if err := json.Unmarshal(doc, &d); err != nil {
+		return 0, fmt.Errorf("pool config is not valid JSON: %v", err)
+	}
+	if d.Version != loop.ConfigVersion {
+		return 0, fmt.Errorf("pool config version %d is not supported (this core reads %d)", d.Version, loop.ConfigVersion)
+	}
+	t, err := loop.NewTeam(d.Threads, d.Workers)
+	if err != nil {
+		return 0, err
+	}
+	runsMu.Lock()
+	defer runsMu.Unlock()
+	lastPool++
+	pools[lastPool] = t
+	return lastPool, nil
+}
+
+func lookupPool(h int64) *loop.Team {
+	runsMu.Lock()
+	defer runsMu.Unlock()
+	return pools[h]
+}
+
+func poolInfo(h int64) (PoolInfo, bool) {
+	t := lookupPool(h)
+	if t == nil {
+		return PoolInfo{}, false
+	}
+	info := PoolInfo{Workers: t.Size(), GOMAXPROCS: runtime.GOMAXPROCS(0), Threads: t.Settings()}
+	for i := 0; i < t.Size(); i++ {
+		info.Thread = append(info.Thread, t.Info(i))
+	}
+	return info, true
+}
+
+// closePool ends the pool's threads (waiting for a run on them to end) and forgets it.
+func closePool(h int64) bool {
+	runsMu.Lock()
+	t := pools[h]
+	delete(pools, h)
+	runsMu.Unlock()
+	if t == nil {
+		return false
+	}
+	t.Close()
+	return true
+}
+
+// Servers live here between start and stop, like runs.
+var (
+	serversMu  sync.Mutex
+	servers    = map[int64]*httpserve.Server{}
+	lastServer int64
+)
+
+func startServer(doc []byte) (int64, error) {
+	s, err := httpserve.Start(doc)
+	if err != nil {
+		return 0, err
+	}
+	serversMu.Lock()
+	defer serversMu.Unlock()
+	lastServer++
+	servers[lastServer] = s
+	return lastServer, nil
+}
+
+func lookupServer(h int64) *httpserve.Server {
+	serversMu.Lock()
+	defer serversMu.Unlock()
+	return servers[h]
+}
+
+// stopServer closes the server and forgets it.
+func stopServer(h int64) bool {
+	serversMu.Lock()
+	s := servers[h]
+	delete(servers, h)
+	serversMu.Unlock()
+	if s == nil {
+		return false
+	}
+	_ = s.Close()
+	return true
 }

@@ -7,12 +7,16 @@ from . import errors, runtime, workloads
 from ._compare import Comparison, Stage, compare
 from ._histogram import Histogram
 from ._measure import harness_floor, measure
+from ._pool import Pool
 from ._result import Result
 from ._run import Stall, run
+from ._serve import Server, ServerStats
 from ._timeline import Timeline
+from ._topology import topology
 from ._version import __version__
 
 __all__ = [
-    "Comparison", "Histogram", "Result", "Stage", "Stall", "Timeline", "compare", "errors",
-    "harness_floor", "measure", "run", "runtime", "workloads", "__version__",
+    "Comparison", "Histogram", "Pool", "Result", "Server", "ServerStats", "Stage", "Stall",
+    "Timeline", "compare", "errors", "harness_floor", "measure", "run", "runtime", "topology",
+    "workloads", "__version__",
 ]  # fmt: skip

@@ -19,6 +19,9 @@ EPILOG_WORKLOADS = """workloads (KIND[:key=value,...]):
   alloc:size=1KiB,count=16,live_bytes=256MiB   allocate per request, keep a live heap
   pooled_alloc:size=1KiB,count=16,live_bytes=256MiB   the same from pools, no allocation
   syscall:getpid | syscall:pipe           one system call / a pipe round trip
+  timer:interval=200us[,method=go]        wake-up latency (clock_nanosleep or Go timer)
+  jitter:threshold=10us                   busy loop recording its own gaps (like oslat)
+  memchase:bytes=256MiB[,node=0]          dependent pointer chase over a placed buffer
 """
 
 
@@ -63,7 +66,20 @@ def _parser() -> Any:
     )
     run.add_argument("--timeline", default="1s", help="timeline interval (default 1s; 0 for none)")
     run.add_argument("--plot", metavar="FILE", help="save a PNG of the distribution and timeline")
-    run.add_argument("--workers", type=int, default=1, help="request loops (default 1)")
+    run.add_argument(
+        "--workers", type=int, default=None, help="request loops (default: one per --cpus, or 1)"
+    )
+    run.add_argument(
+        "--cpus", default=None, help="pin workers: auto, node:K or a CPU list like 2,3 or 2-5"
+    )
+    run.add_argument(
+        "--lock", choices=("yes", "no"), default=None,
+        help="lock each worker to its OS thread (default: when pinning or the workload needs it)",
+    )  # fmt: skip
+    run.add_argument("--policy", default=None, help="real-time policy fifo:P or rr:P (P 1..99)")
+    run.add_argument("--numa", default=None, help="memory policy: local, bind:K or interleave")
+    run.add_argument("--mlock", action="store_true", help="lock memory (mlockall) for the run")
+    run.add_argument("--gomaxprocs", type=int, default=None, help="GOMAXPROCS during the run")
     run.add_argument(
         "--precision",
         type=int,
@@ -115,7 +131,36 @@ def _parser() -> Any:
     cmp.add_argument("--slo-stage", default=None,
                      help="stage the SLO is for (default: the last that ran; 'all')")  # fmt: skip
     cmp.add_argument("--quiet", action="store_true", help="no per-trial progress")
+
+    serve = sub.add_parser(
+        "serve", help="serve HTTP on loopback for wrk, ghz or any client, with /metrics",
+        epilog=EPILOG_WORKLOADS + "\n" + SERVE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    serve.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=0, help="port (default 0: any free port)")
+    serve.add_argument("--workload", default="noop", help="handler workload (default noop)")
+    serve.add_argument("--path", default="/", help="path that runs the workload (default /)")
+    serve.add_argument("--body-bytes", default="0", help="response body size, e.g. 1KiB")
+    serve.add_argument(
+        "--workers", type=int, default=None,
+        help="requests that may run the workload at once (default: CPU count)",
+    )  # fmt: skip
+    serve.add_argument("--gc", default=None, help="GC percent: a number, 'off' or 'default'")
+    serve.add_argument("--memory-limit", default=None, help="soft memory limit, e.g. 1GiB")
+    serve.add_argument("--metrics-path", default="/metrics", help="(default /metrics)")
+    serve.add_argument("--duration", default=None, help="stop after this long, e.g. 30s")
+    serve.add_argument(
+        "--allow-remote", action="store_true",
+        help="allow a non-loopback --host (the server is then reachable from other machines)",
+    )  # fmt: skip
+    serve.add_argument("--json", metavar="FILE", help="write the final stats as JSON")
     return p
+
+
+SERVE_EPILOG = """The first line printed is the address: `golat: serving http://127.0.0.1:PORT/`.
+/status/NNN answers NNN, other paths than --path 404. Ctrl-C or SIGTERM stops the server
+cleanly and prints the request-duration table per status code."""
 
 
 DEFAULT_COMPARE_WORKLOAD = "alloc:size=1KiB,count=16,live_bytes=256MiB"
@@ -169,7 +214,7 @@ def _cmd_info(args: Any) -> int:
 
 def _cmd_run(args: Any) -> int:
     from . import _units, workloads
-    from ._run import Stall, build_config, execute
+    from ._run import Stall, build_run, execute
 
     wl = workloads.parse(args.workload)
     stall = None
@@ -196,16 +241,18 @@ def _cmd_run(args: Any) -> int:
         _slo.parse(args.slo)  # refuse a bad SLO before running
     duration = None if args.requests and args.duration == "5s" else _units.parse_duration(
         args.duration, "--duration")  # fmt: skip
-    doc = build_config(
+    doc, notes = build_run(
         wl, rate=args.rate, duration=duration, requests=args.requests,
         warmup=_units.parse_duration(args.warmup, "--warmup"), arrivals=args.arrivals,
         stall=stall, gc=gc, memory_limit=args.memory_limit, workers=args.workers,
+        cpus=args.cpus, lock_os_thread=None if args.lock is None else args.lock == "yes",
+        policy=args.policy, numa=args.numa, mlock=args.mlock, gomaxprocs=args.gomaxprocs,
         precision=args.precision, gc_threshold=args.gc_threshold, timeline=timeline,
     )  # fmt: skip
     progress = _ProgressLine(not args.quiet)
     try:
         # Ctrl-C stops the run and still prints what was measured up to then.
-        r = execute(doc, progress, keep_on_interrupt=True)
+        r = execute(doc, progress, notes, keep_on_interrupt=True)
     finally:
         progress.clear()
     print(f"golat run {wl}")
@@ -344,7 +391,73 @@ def _cmd_compare(args: Any) -> int:
     return 0
 
 
-COMMANDS = {"info": _cmd_info, "run": _cmd_run, "compare": _cmd_compare}
+def _cmd_serve(args: Any) -> int:
+    import signal
+    import time
+
+    from . import _units, workloads
+    from ._serve import Server, server_config
+
+    gc: Any = args.gc
+    if gc is not None and gc not in ("off", "default"):
+        try:
+            gc = int(gc)
+        except ValueError:
+            raise GolatError_config(
+                f"--gc must be a percent, 'off' or 'default', got {gc!r}"
+            ) from None
+    duration = None
+    if args.duration is not None:
+        duration = _units.parse_duration(args.duration, "--duration")
+        _units.number("--duration (s)", duration, maximum=366 * 86400)
+    settings = dict(
+        host=args.host, port=args.port, handler=workloads.parse(args.workload), path=args.path,
+        body_bytes=_units.parse_size(args.body_bytes, "--body-bytes"), workers=args.workers,
+        gc=gc, memory_limit=args.memory_limit, allow_remote=args.allow_remote,
+        metrics_path=args.metrics_path,
+    )  # fmt: skip
+    server_config(**settings)  # refuse bad settings before anything starts
+    stop: list[str] = []
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        stop.append(signal.Signals(signum).name)
+
+    old = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        server = Server(**settings)
+        try:
+            if args.allow_remote and not workloads.is_loopback(server.host):
+                print(
+                    f"golat: WARNING: --allow-remote: serving on {server.address}, reachable "
+                    "from other machines; anyone who can reach it can load this one",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            print(
+                f"golat: serving {server.url}{args.path} (workload {settings['handler']}, "
+                f"metrics at {server.url}{args.metrics_path}); Ctrl-C or SIGTERM stops",
+                flush=True,
+            )
+            end = time.monotonic() + duration if duration is not None else None
+            while not stop and (end is None or time.monotonic() < end):
+                time.sleep(0.05)
+        finally:
+            final = server.stop()
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+    why = f"stopped by {stop[0]}" if stop else "duration reached"
+    print(f"golat: {why}; {final.requests:,} requests in {final.uptime_s:.1f} s")
+    print(final.table())
+    if args.json:
+        import json
+
+        with open(args.json, "w") as f:
+            json.dump(final.raw, f)
+    return 0
+
+
+COMMANDS = {"info": _cmd_info, "run": _cmd_run, "compare": _cmd_compare, "serve": _cmd_serve}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -96,9 +96,9 @@ METRICS = (
 # shown in the text table (the rest are in table() and JSON)
 SHOWN = ("p50_ns", "p99_ns", "p99_9_ns", "p99_99_ns", "max_ns", "stddev_ns", "gc_cycles",
          "gc_max_pause_ns", "sched_latency_p99_ns", "nivcsw", "peak_heap_bytes")  # fmt: skip
-# Where a worker pool reports involuntary context switches per worker, these are the names
-# looked for; otherwise the child process's getrusage() count over the run stands in.
-_NIVCSW_KEYS = ("involuntary_context_switches", "nivcsw", "involuntary_ctx_switches")
+# Involuntary context switches: the workers' own counters over the measured window where the
+# run has them (locked workers); otherwise the child process's getrusage() count over the
+# whole run (warm-up and set-up included) stands in.
 
 
 @dataclass
@@ -136,11 +136,10 @@ def trial_metrics(result: Result, rusage: Mapping[str, int]) -> dict[str, float]
                                              "mean", "stddev")}  # fmt: skip
     g = result.gc
     nivcsw: float = float(rusage.get("nivcsw", float("nan")))
-    for key in _NIVCSW_KEYS:
-        vals = [w.extra[key] for w in result.workers if key in w.extra]
-        if vals:
-            nivcsw = float(sum(vals))
-            break
+    per_worker = [(w.extra.get("counters") or {}).get("involuntary_switches", -1)
+                  for w in result.workers]  # fmt: skip
+    if per_worker and all(v >= 0 for v in per_worker):
+        nivcsw = float(sum(per_worker))
     out.update(
         gc_cycles=float(g.cycles), gc_max_pause_ns=float(g.max_pause_ns),
         sched_latency_p99_ns=float(g.sched_latency_p99_ns), nivcsw=nivcsw,

@@ -251,6 +251,17 @@ class Histogram:
             h._add_extremes(lo, hi, int(h._counts.sum()))
         return h
 
+    @classmethod
+    def _from_sparse(cls, pairs: object, precision: int) -> Histogram:
+        """A histogram from the core's sparse form: ``[[index, count], ...]`` in the layout of
+        ``_from_counts`` (the per-class and server histograms travel this way)."""
+        counts = np.zeros(_geometry(_check_precision(precision)).counts_len, dtype=np.int64)
+        arr = np.asarray(pairs if pairs else np.zeros((0, 2)), dtype=np.int64).reshape(-1, 2)
+        if arr.size and (arr[:, 0].min() < 0 or arr[:, 0].max() >= counts.size):
+            raise ConfigError(f"sparse counts index outside 0..{counts.size - 1}")
+        counts[arr[:, 0]] = arr[:, 1]
+        return cls._from_counts(counts, precision)
+
     # ----------------------------------------------------------------- statistics
     @property
     def precision(self) -> int:

@@ -35,7 +35,14 @@ int golat_run_stop(int64_t handle, int wait, char* err, int errcap);
 int golat_run_result(int64_t handle, char* out, int64_t outcap, int64_t* n, int64_t* counts, int64_t countscap, int64_t* ncounts, char* err, int errcap);
 int golat_run_free(int64_t handle, char* err, int errcap);
 int golat_active_runs(int64_t* n, char* err, int errcap);
+int golat_server_start(char* doc, int64_t doclen, int64_t* handle, char* err, int errcap);
+int golat_server_stats(int64_t handle, char* out, int64_t outcap, int64_t* n, char* err, int errcap);
+int golat_server_metrics(int64_t handle, char* out, int64_t outcap, int64_t* n, char* err, int errcap);
+int golat_server_stop(int64_t handle, char* err, int errcap);
 int golat_clock_pair_loop(int64_t n, int64_t* ns, char* err, int errcap);
+int golat_pool_new(char* doc, int64_t doclen, int64_t* handle, char* err, int errcap);
+int golat_pool_info(int64_t handle, char* out, int64_t outcap, int64_t* n, char* err, int errcap);
+int golat_pool_close(int64_t handle, char* err, int errcap);
 int golat_panic_for_test(char* err, int errcap);
 """
 
@@ -218,6 +225,44 @@ def run_free(handle: int) -> None:
 
 def active_runs() -> int:
     return _int64_out("golat_active_runs")
+
+
+def _start(name: str, doc: dict[str, Any]) -> int:
+    """Call an export that takes a JSON document and returns a handle."""
+    ffi, _ = _get()
+    raw = json.dumps(doc).encode()
+    return _int64_out(name, ffi.new("char[]", raw), len(raw))
+
+
+def pool_new(doc: dict[str, Any]) -> int:
+    """Start a pool of set-up worker threads; returns its handle."""
+    return _start("golat_pool_new", doc)
+
+
+def pool_info(handle: int) -> dict[str, Any]:
+    return json.loads(_call_out("golat_pool_info", handle))
+
+
+def pool_close(handle: int) -> None:
+    _call("golat_pool_close", handle)
+
+
+def server_start(doc: dict[str, Any]) -> int:
+    """Start a loopback HTTP server from a server document; returns its handle."""
+    return _start("golat_server_start", doc)
+
+
+def server_stats(handle: int) -> dict[str, Any]:
+    return json.loads(_call_out("golat_server_stats", handle))
+
+
+def server_metrics(handle: int) -> str:
+    """The server's Prometheus text page."""
+    return _call_out("golat_server_metrics", handle).decode()
+
+
+def server_stop(handle: int) -> None:
+    _call("golat_server_stop", handle)
 
 
 def request_callback(call: Any) -> tuple[Any, int]:

@@ -192,6 +192,27 @@ class Result:
         """One statistic in ns: ``"p99"``, ``"p99.9"``, ``"max"``, ``"mean"``, ``"stddev"``."""
         return stat_value(self._hist(which), stat)
 
+    def by_class(self) -> dict[str, Histogram]:
+        """Latency (from intended start, ns) split by outcome class, for workloads whose
+        requests have one: the HTTP workload's ``"200 GET /"``, ``"error GET /"`` ...
+        Empty for workloads without classes."""
+        prec = self.latency.precision
+        return {
+            c["label"]: Histogram._from_sparse(c["counts"], prec)
+            for c in self.extra.get("classes") or []
+        }
+
+    def by_status(self) -> dict[int, Histogram]:
+        """Latency split by HTTP status code (all paths merged); 0 counts requests that got
+        no response. Empty for workloads other than HTTP."""
+        out: dict[int, Histogram] = {}
+        for label, h in self.by_class().items():
+            head = label.split(" ", 1)[0]
+            code = 0 if head == "error" else int(head) if head.isdigit() else None
+            if code is not None:
+                out[code] = out[code] + h if code in out else h
+        return out
+
     def violations(self, slo: str) -> list[str]:
         """The bounds of ``slo`` this result breaks, each with the measured value."""
         out = []

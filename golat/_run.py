@@ -8,10 +8,10 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Union
 
-from . import _env, _native, _units, runtime
+from . import _env, _native, _threads, _units, runtime
 from ._result import Result
 from .errors import ConfigError, CoreError
-from .workloads import Workload
+from .workloads import MemChase, Workload
 
 POLL_S = 0.05  # how often a running run is polled: bounds Ctrl-C latency and progress rate
 DEFAULT_DURATION_S = 5.0
@@ -87,6 +87,11 @@ def build_config(
             f"workload must be a golat.workloads workload (Noop(), Spin(ns), ...), got {workload!r}"
         )
     if rate is not None:
+        if workload.self_paced:
+            raise ConfigError(
+                f"{type(workload).__name__} keeps its own schedule (Timer: one wake-up per "
+                "interval and worker; Jitter: back to back for the whole run); leave rate=None"
+            )
         _units.number("rate (requests/s)", rate, maximum=1e9)
     if duration is None and requests is None:
         duration = DEFAULT_DURATION_S
@@ -102,6 +107,7 @@ def build_config(
     if stall is not None and not isinstance(stall, Stall):
         raise ConfigError(f"stall must be golat.Stall(every=s, duration=s), got {stall!r}")
     _units.number("workers", workers, minimum=1, strict_min=False, maximum=4096, integer=True)
+    workload.check_run(workers=int(workers))
     if precision not in (2, 3) or isinstance(precision, bool):
         raise ConfigError(f"precision must be 2 or 3 significant digits, got {precision!r}")
     _units.number("late_threshold (s)", late_threshold, strict_min=False, maximum=3600)
@@ -143,9 +149,39 @@ def build_config(
     }
 
 
+def thread_notes(workload: Workload, plan: _threads.ThreadPlan) -> dict[str, Any]:
+    """What a result says about NUMA on this machine, beside the core's report."""
+    out: dict[str, Any] = {"numa_nodes": plan.node_count}
+    if plan.node_count == 1 and (plan.numa or isinstance(workload, MemChase)):
+        out["numa_note"] = (
+            "this machine has one NUMA node: all memory is local, so placement holds "
+            "trivially and local vs remote latency cannot be compared here"
+        )
+    return out
+
+
+def check_node(workload: Workload) -> None:
+    """A MemChase bound to a node needs that node here (ConfigError naming those present)."""
+    if isinstance(workload, MemChase) and workload.node is not None:
+        from ._topology import check_node as check
+        from ._topology import topology
+
+        check(topology(), workload.node)
+
+
+def check_realtime(plan: _threads.ThreadPlan, doc: dict[str, Any]) -> None:
+    """A real-time run must end by itself: it needs a duration, not only a request count."""
+    if plan.realtime and not doc["duration_ns"]:
+        raise ConfigError(
+            f"a real-time ({plan.policy}:{plan.priority}) run needs a bounded duration: give "
+            "duration= (seconds), not only requests="
+        )
+
+
 def execute(
-    doc: dict[str, Any], progress: Progress | None = None, *, keep_on_interrupt: bool = False
-) -> Result:
+    doc: dict[str, Any], progress: Progress | None = None, notes: dict[str, Any] | None = None,
+    *, keep_on_interrupt: bool = False,
+) -> Result:  # fmt: skip
     """Start a run document in the core, poll it to the end and collect its Result.
 
     Ctrl-C (KeyboardInterrupt) stops the run and waits for its workers: nothing is left
@@ -175,15 +211,50 @@ def execute(
         _native.run_free(handle)
     if report.get("error"):
         raise CoreError(f"the run failed in the Go core: {report['error']}")
-    return Result.from_core(report, counts, config=doc, environment=_env.collect())
+    result = Result.from_core(report, counts, config=doc, environment=_env.collect())
+    result.extra.update(notes or {})
+    if doc["workload"].get("kind") == "jitter" and "asyncpreemptoff=1" not in report["godebug"]:
+        result.extra["jitter_note"] = JITTER_NOTE
+    return result
+
+
+JITTER_NOTE = (
+    "the Go runtime preempts a goroutine that has run 10 ms without yielding (async "
+    "preemption); a locked worker then waits for another Go thread to hand its P back, which "
+    "shows as gaps and as voluntary switches in its counters. To see the OS's jitter alone, "
+    "start the process with GODEBUG=asyncpreemptoff=1 (a start-up setting)"
+)
+
+
+def build_run(
+    workload: Workload, *, workers: int | None = None, cpus: _threads.CPUs = None,
+    lock_os_thread: bool | None = None, policy: str | None = None, mlock: bool = False,
+    numa: str | None = None, gomaxprocs: int | None = None, **settings: Any,
+) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
+    """The run document for ``workload`` with its thread settings resolved on this machine,
+    and the notes its Result will carry. ``settings`` are :func:`build_config`'s.
+    Raises ConfigError (and warns) as :func:`run` does."""
+    plan = _threads.plan(
+        workers=workers, cpus=cpus, lock_os_thread=lock_os_thread, policy=policy, mlock=mlock,
+        numa=numa, gomaxprocs=gomaxprocs, wants_thread=getattr(workload, "wants_thread", False),
+        stacklevel=4,  # the warning points at run()'s caller
+    )  # fmt: skip
+    doc = build_config(workload, workers=plan.workers, **settings)
+    check_realtime(plan, doc)
+    check_node(workload)
+    doc.update(plan.doc())
+    return doc, thread_notes(workload, plan)
 
 
 def run(
     workload: Workload, *, rate: float | None = None, duration: float | None = None,
     requests: int | None = None, warmup: float = 0.0, arrivals: str = "constant",
     stall: Stall | None = None, gc: GCSetting = None, memory_limit: int | str | None = None,
-    gc_threshold: int | str | None = None, workers: int = 1, precision: int = 2, seed: int = 0,
-    timeline: float | None = 1.0, progress: Progress | None = None,
+    gc_threshold: int | str | None = None, workers: int | None = None,
+    cpus: _threads.CPUs = None, lock_os_thread: bool | None = None, policy: str | None = None,
+    mlock: bool = False, numa: str | None = None, gomaxprocs: int | None = None,
+    precision: int = 2, seed: int = 0, timeline: float | None = 1.0,
+    progress: Progress | None = None,
 ) -> Result:  # fmt: skip
     """Run ``workload`` in the Go core and measure each request's latency.
 
@@ -207,7 +278,21 @@ def run(
         gc_threshold: ``gc="managed"`` only: heap bytes (or ``"512MiB"``) at which the
             controller collects. Default: twice the heap in use at the start of the run,
             at least that plus 64 MiB, at most 3/4 of the memory limit.
-        workers: request loops, each with its share of ``rate`` and its own histograms.
+        workers: request loops, each with its share of ``rate`` and its own histograms;
+            default ``len(cpus)`` when cpus is a list, else 1.
+        cpus: pin each worker's thread to its own CPU: ``None`` (not pinned), ``"auto"``
+            (CPUs on one node, CPU 0 last, no two SMT siblings while cores last),
+            ``"node:K"`` (the same on node K) or a list of CPU ids, one per worker.
+        lock_os_thread: lock each worker goroutine to its own OS thread. ``None``: locked
+            when cpus, policy or numa is given or the workload needs it (Timer with
+            clock_nanosleep, Jitter).
+        policy: ``None``, ``"fifo:P"`` or ``"rr:P"`` (P 1..99): real-time scheduling of the
+            workers' threads; needs CAP_SYS_NICE or RLIMIT_RTPRIO >= P and a duration.
+        mlock: lock the process's memory (``mlockall``) for the run; undone after.
+        numa: the workers' memory policy: ``None``, ``"local"`` (the node of the CPU the
+            thread runs on), ``"bind:K"`` or ``"interleave"`` (all nodes with memory).
+        gomaxprocs: GOMAXPROCS during the run; ``None`` with locked workers is
+            ``max(workers + 1, allowed CPUs)`` (one P free for the runtime). Restored after.
         precision: histogram significant digits, 2 (1 % error) or 3 (0.1 %).
         seed: seed of the Poisson arrivals.
         timeline: interval in seconds of the per-interval record (``Result.timeline``);
@@ -218,12 +303,21 @@ def run(
         A :class:`golat.Result`; latency values in ns.
 
     Raises:
-        ConfigError: a bad argument (the message says what is allowed).
+        ConfigError: a bad argument (the message says what is allowed): a CPU not allowed
+            here (the message names the allowed set), an absent node, a priority out of
+            range, more workers than pinned CPUs.
+        PermissionDenied: the OS refused a real-time policy or mlock (the message says
+            which capability or limit is missing).
         CoreError: the Go core failed (a workload panicked ...); the interpreter survives.
+
+    Warns:
+        StarvationWarning: real-time workers would take every CPU this process may use.
     """
-    doc = build_config(
+    doc, notes = build_run(
         workload, rate=rate, duration=duration, requests=requests, warmup=warmup,
         arrivals=arrivals, stall=stall, gc=gc, memory_limit=memory_limit, workers=workers,
-        precision=precision, seed=seed, gc_threshold=gc_threshold, timeline=timeline,
+        cpus=cpus, lock_os_thread=lock_os_thread, policy=policy, mlock=mlock, numa=numa,
+        gomaxprocs=gomaxprocs, precision=precision, seed=seed, gc_threshold=gc_threshold,
+        timeline=timeline,
     )  # fmt: skip
-    return execute(doc, progress)
+    return execute(doc, progress, notes)

@@ -17,6 +17,8 @@ __all__ = [
     "CoreNotBuilt",
     "SLOViolation",
     "ComparisonInterrupted",
+    "GolatWarning",
+    "StarvationWarning",
 ]
 
 
@@ -61,3 +63,12 @@ class ComparisonInterrupted(KeyboardInterrupt):
     def __init__(self, comparison: object) -> None:
         super().__init__("comparison interrupted")
         self.comparison = comparison
+
+
+class GolatWarning(UserWarning):
+    """Base class of golat's warnings."""
+
+
+class StarvationWarning(GolatWarning, RuntimeWarning):
+    """A setting can starve the Go runtime or the system: real-time workers on every CPU,
+    or no P left beside the locked workers."""

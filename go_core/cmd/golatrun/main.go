@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 
+	_ "golat/go_core/internal/httpload" // the "http" workload, as in the library
 	"golat/go_core/internal/loop"
 )
 

@@ -250,3 +250,30 @@ func (h *Histogram) highestEquivalentValue(i int) int64 {
 func (h *Histogram) medianEquivalentValue(i int) int64 {
 	return h.valueFromIndex(i) + (1<<uint(h.bucketOf(i)))>>1
 }
+
+// CountAtOrBelow is the number of recorded values whose bucket lies wholly at or below v
+// (ns): the cumulative count of a Prometheus `le` bucket, never over-counting.
+func (h *Histogram) CountAtOrBelow(v int64) int64 {
+	var n int64
+	for i, c := range h.counts {
+		if c == 0 {
+			continue
+		}
+		if h.highestEquivalentValue(i) > v {
+			break
+		}
+		n += c
+	}
+	return n
+}
+
+// Sparse is the non-zero counts as [index, count] pairs: a compact form for reports.
+func (h *Histogram) Sparse() [][2]int64 {
+	var out [][2]int64
+	for i, c := range h.counts {
+		if c != 0 {
+			out = append(out, [2]int64{int64(i), c})
+		}
+	}
+	return out
+}

@@ -28,7 +28,7 @@ type Config struct {
 	WarmupNs        int64           `json:"warmup_ns"`
 	Stall           *Stall          `json:"stall,omitempty"`
 	Workers         int             `json:"workers"`
-	LockOSThread    bool            `json:"lock_os_thread"`
+	Threads                         // lock_os_thread, cpus, policy, numa, mlock, gomaxprocs
 	Precision       int             `json:"precision"`
 	Seed            uint64          `json:"seed"`
 	LateThresholdNs int64           `json:"late_threshold_ns"`
@@ -86,12 +86,24 @@ func Parse(doc []byte) (Config, workload.Workload, error) {
 		m.MinGapNs < 0 || m.MinGapNs > maxNs || m.MaxWaitNs < 0 || m.MaxWaitNs > maxNs) {
 		return c, nil, fmt.Errorf("managed_gc needs threshold_bytes >= 0 and sample_ns, min_gap_ns, max_wait_ns in 0..%d, got %+v", maxNs, *m)
 	}
+	if err := c.Threads.validate(c.Workers); err != nil {
+		return c, nil, err
+	}
+	if c.Policy != "" && c.DurationNs == 0 {
+		return c, nil, fmt.Errorf("a real-time (%s) run needs a bounded duration_ns", c.Policy)
+	}
 	if len(c.Workload) == 0 {
 		return c, nil, fmt.Errorf("run config has no workload")
 	}
 	wl, err := workload.Decode(c.Workload)
 	if err != nil {
 		return c, nil, err
+	}
+	if _, ok := wl.(workload.Pacer); ok && c.Rate != 0 {
+		return c, nil, fmt.Errorf("this workload sets its own schedule (one wake-up per interval and worker); leave rate at 0")
+	}
+	if _, ok := wl.(workload.Sampler); ok && c.Rate != 0 {
+		return c, nil, fmt.Errorf("this workload runs back to back for the whole run; leave rate at 0")
 	}
 	return c, wl, nil
 }

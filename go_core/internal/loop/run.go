@@ -2,7 +2,10 @@ package loop
 
 import (
 	"encoding/json"
+	"fmt"
+	"os"
 	"runtime"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -11,6 +14,7 @@ import (
 	"golat/go_core/internal/gcctl"
 	"golat/go_core/internal/gcmanage"
 	"golat/go_core/internal/hist"
+	"golat/go_core/internal/threadstat"
 	"golat/go_core/internal/workload"
 )
 
@@ -22,6 +26,8 @@ type Run struct {
 	stop    atomic.Bool
 	done    chan struct{}
 	started int64 // clock.Now() when the coordinator began
+	team    *Team
+	ownTeam bool // a one-off team, closed when the run ends (else a pool's, released)
 
 	measureFrom int64        // clock ns where the measured window starts; set before t0
 	tlFreed     atomic.Int64 // the newest timeline interval drained (-1: none yet)
@@ -82,25 +88,71 @@ type Report struct {
 	Precision       int             `json:"precision"`
 	GOMAXPROCS      int             `json:"gomaxprocs"`
 	GoVersion       string          `json:"go_version"`
-	Timeline        *TimelineReport `json:"timeline,omitempty"`
 	Error           string          `json:"error,omitempty"`
+	Timeline        *TimelineReport `json:"timeline,omitempty"`
+	Threads         Threads         `json:"threads"`        // the workers' thread settings
+	Pooled          bool            `json:"pooled"`         // ran on a pool's threads
+	TLBShootdowns   int64           `json:"tlb_shootdowns"` // process-wide, in the window; -1: unknown
+	GODEBUG         string          `json:"godebug"`        // as the runtime read it at start-up
+	// Classes splits latency by outcome (HTTP status ...) for workload.Classifier workloads.
+	Classes []ClassReport `json:"classes,omitempty"`
+	// WorkloadInfo is what a workload.RunReporter workload adds (server port, errors ...).
+	WorkloadInfo any `json:"workload_info,omitempty"`
 }
 
-// Start validates doc and starts the run in the background.
-func Start(doc []byte) (*Run, error) {
+// ClassReport is the latency histogram (from intended start) of one outcome class, all
+// workers merged, as sparse [index, count] pairs in the layout of the counts blocks.
+type ClassReport struct {
+	Class    int        `json:"class"`
+	Label    string     `json:"label"`
+	Requests int64      `json:"requests"`
+	Counts   [][2]int64 `json:"counts"`
+}
+
+// Start validates doc, sets up a one-off team of worker threads as the document says, and
+// starts the run in the background. A refusal by the OS (real-time policy without the
+// privilege) is a *osthread.PermissionError.
+func Start(doc []byte) (*Run, error) { return start(doc, nil) }
+
+// StartOn is Start on a pool's team, whose threads keep their set-up between runs. The
+// document's own thread settings are ignored: the team's apply.
+func StartOn(doc []byte, team *Team) (*Run, error) { return start(doc, team) }
+
+func start(doc []byte, team *Team) (*Run, error) {
 	cfg, wl, err := Parse(doc)
 	if err != nil {
 		return nil, err
 	}
 	r := &Run{cfg: cfg, wl: wl, done: make(chan struct{})}
 	r.tlFreed.Store(-1)
+	if team == nil {
+		if team, err = NewTeam(cfg.Threads, cfg.Workers); err != nil {
+			return nil, err
+		}
+		r.ownTeam = true
+	} else {
+		if team.Size() != cfg.Workers {
+			return nil, fmt.Errorf("this pool has %d workers, the run asks for %d", team.Size(), cfg.Workers)
+		}
+		if team.Settings().Policy != "" && cfg.DurationNs == 0 {
+			return nil, fmt.Errorf("a run on a real-time (%s) pool needs a bounded duration_ns", team.Settings().Policy)
+		}
+		if !team.acquire() {
+			return nil, ErrBusy
+		}
+		r.cfg.Threads = team.Settings()
+	}
+	r.team = team
 	for i := 0; i < cfg.Workers; i++ {
 		w, err := newWorker(i, cfg.Precision)
 		if err != nil {
+			r.endTeam()
 			return nil, err
 		}
+		w.thread = team.Info(i)
 		if cfg.TimelineNs > 0 {
 			if err := w.tl.init(cfg.Precision); err != nil {
+				r.endTeam()
 				return nil, err
 			}
 		}
@@ -115,6 +167,14 @@ func Start(doc []byte) (*Run, error) {
 	r.started = clock.Now()
 	go r.coordinate()
 	return r, nil
+}
+
+func (r *Run) endTeam() {
+	if r.ownTeam {
+		r.team.Close()
+	} else {
+		r.team.release()
+	}
 }
 
 // Stop asks the workers to finish the request they are serving and return.
@@ -180,6 +240,7 @@ func (r *Run) ResultJSON() ([]byte, [][]int64, error) {
 
 func (r *Run) coordinate() {
 	defer close(r.done)
+	defer r.endTeam() // before done closes: a finished run has no threads left
 	undoGC := gcctl.Apply(r.cfg.GC)
 	defer undoGC()
 
@@ -189,7 +250,7 @@ func (r *Run) coordinate() {
 	finished.Add(n)
 	begin := make(chan int64)
 	for _, w := range r.workers {
-		go func(w *worker) {
+		r.team.Go(w.id, func() {
 			defer finished.Done()
 			defer w.tl.finish()
 			readied := false
@@ -215,7 +276,8 @@ func (r *Run) coordinate() {
 				return
 			}
 			w.loop(r, req, t0)
-		}(w)
+			w.finish(r)
+		})
 	}
 	ready.Wait()
 	// Every worker is set up; start them together a little in the future.
@@ -249,8 +311,13 @@ func (r *Run) coordinate() {
 	}
 	before := gcctl.Read()
 	fromWall := time.Now().UnixNano()
+	tlbBefore := threadstat.TLBShootdowns()
+	for _, w := range r.workers {
+		w.openWindow()
+	}
 	finished.Wait()
 	endMono := clock.Now()
+	tlbAfter := threadstat.TLBShootdowns()
 	after := gcctl.Read()
 	toWall := time.Now().UnixNano()
 	var events []gcmanage.Event
@@ -273,6 +340,13 @@ func (r *Run) coordinate() {
 		CountsLen:       len(r.workers[0].latency.Counts()),
 		GOMAXPROCS:      runtime.GOMAXPROCS(0),
 		GoVersion:       runtime.Version(),
+		Threads:         r.cfg.Threads,
+		Pooled:          !r.ownTeam,
+		TLBShootdowns:   -1,
+		GODEBUG:         os.Getenv("GODEBUG"),
+	}
+	if tlbBefore >= 0 && tlbAfter >= 0 {
+		rep.TLBShootdowns = tlbAfter - tlbBefore
 	}
 	for _, w := range r.workers {
 		wr := w.report()
@@ -285,6 +359,10 @@ func (r *Run) coordinate() {
 		if wr.Error != "" && rep.Error == "" {
 			rep.Error = wr.Error
 		}
+	}
+	rep.Classes = r.classReports()
+	if rp, ok := r.wl.(workload.RunReporter); ok {
+		rep.WorkloadInfo = rp.RunReport()
 	}
 	rep.MeasuredNs = endMono - measureFrom
 	if rep.MeasuredNs > 0 {
@@ -348,6 +426,34 @@ func markControllerEvents(tl *TimelineReport, events []gcmanage.Event) {
 	for i := range tl.GCEvents {
 		tl.GCEvents[i].Controller = mine[uint64(tl.GCEvents[i].Number)]
 	}
+}
+
+// classReports merges the workers' per-class histograms, in class order.
+func (r *Run) classReports() []ClassReport {
+	cl, ok := r.wl.(workload.Classifier)
+	if !ok {
+		return nil
+	}
+	merged := map[int]*hist.Histogram{}
+	for _, w := range r.workers {
+		for c, h := range w.classes {
+			if merged[c] == nil {
+				merged[c], _ = hist.New(r.cfg.Precision)
+			}
+			_ = merged[c].Merge(h) // same precision by construction
+		}
+	}
+	keys := make([]int, 0, len(merged))
+	for c := range merged {
+		keys = append(keys, c)
+	}
+	sort.Ints(keys)
+	out := make([]ClassReport, 0, len(keys))
+	for _, c := range keys {
+		h := merged[c]
+		out = append(out, ClassReport{Class: c, Label: cl.ClassLabel(c), Requests: h.TotalCount(), Counts: h.Sparse()})
+	}
+	return out
 }
 
 func (r *Run) allFinished(wg *sync.WaitGroup) <-chan struct{} {

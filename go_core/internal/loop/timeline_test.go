@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-func runDoc(t *testing.T, doc map[string]any) *Report {
+func runTimelineDoc(t *testing.T, doc map[string]any) *Report {
 	t.Helper()
 	b, _ := json.Marshal(doc)
 	r, err := Start(b)
@@ -22,7 +22,7 @@ func runDoc(t *testing.T, doc map[string]any) *Report {
 // Every measured request lands in exactly one timeline interval.
 func TestTimelineCountsEveryRequest(t *testing.T) {
 	for _, workers := range []int{1, 2} {
-		rep := runDoc(t, map[string]any{
+		rep := runTimelineDoc(t, map[string]any{
 			"version": 1, "workload": map[string]any{"kind": "noop"}, "rate": 4000.0,
 			"duration_ns": 200e6, "warmup_ns": 20e6, "workers": workers, "timeline_ns": 50e6,
 		})
@@ -47,7 +47,7 @@ func TestTimelineCountsEveryRequest(t *testing.T) {
 }
 
 func TestNoTimelineWhenOff(t *testing.T) {
-	rep := runDoc(t, map[string]any{
+	rep := runTimelineDoc(t, map[string]any{
 		"version": 1, "workload": map[string]any{"kind": "noop"}, "requests": 100,
 	})
 	if rep.Timeline != nil {

@@ -5,11 +5,15 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"golat/go_core/internal/clock"
 	"golat/go_core/internal/hist"
+	"golat/go_core/internal/numa"
+	"golat/go_core/internal/osthread"
+	"golat/go_core/internal/threadstat"
 	"golat/go_core/internal/workload"
 )
 
@@ -18,6 +22,9 @@ import (
 const (
 	sleepAbove  = 2_000_000
 	sleepMargin = 1_000_000
+	// cpuSampleNs spaces the getcpu samples (a ~0.1 µs system call) taken between requests.
+	cpuSampleNs = 1_000_000
+	maxCPUs     = 1024
 )
 
 // worker is one request loop's state and its results.
@@ -38,6 +45,26 @@ type worker struct {
 	// controller reads it to find a moment when no request is due.
 	dueAt atomic.Int64
 	tl    tlWorker
+
+	thread     ThreadInfo
+	cpuSeen    [maxCPUs / 64]uint64
+	cpuSamples int64
+	nextCPU    int64
+	extra      map[string]any // from a Sampler or Reporter workload
+	placement  *numa.Placement
+	placeErr   string
+
+	// Counters over the measured window: the coordinator reads the start when the window
+	// opens, the worker the end when it stops; statsMu orders the two.
+	stats        *threadstat.Thread
+	statsMu      sync.Mutex
+	statsStart   threadstat.Counters
+	statsEnd     threadstat.Counters
+	statsStarted bool
+	statsEnded   bool
+	// classes holds one latency histogram per outcome class when the workload is a
+	// workload.Classifier (an HTTP status ...); a class's histogram is made on first sight.
+	classes map[int]*hist.Histogram
 }
 
 const (
@@ -59,6 +86,14 @@ type WorkerReport struct {
 	ServiceMinNs int64  `json:"service_min_ns"`
 	ServiceMaxNs int64  `json:"service_max_ns"`
 	Error        string `json:"error,omitempty"`
+
+	Thread     ThreadInfo           `json:"thread"`
+	RanOnCPUs  []int                `json:"ran_on_cpus"` // from getcpu samples
+	CPUSamples int64                `json:"cpu_samples"`
+	Counters   *threadstat.Counters `json:"counters"` // nil: not locked, or window too short
+	Placement  *numa.Placement      `json:"placement,omitempty"`
+	PlaceError string               `json:"placement_error,omitempty"`
+	Workload   map[string]any       `json:"workload,omitempty"`
 }
 
 func newWorker(id, precision int) (*worker, error) {
@@ -76,27 +111,128 @@ func newWorker(id, precision int) (*worker, error) {
 	return w, nil
 }
 
-// prepare builds the workload state on the calling goroutine (locked first when asked).
-// The returned cleanup is never nil.
+// prepare builds the workload state on the worker's thread (the team locked, pinned and
+// set it up already), so buffers follow that thread's memory policy. The returned
+// cleanup is never nil.
 func (w *worker) prepare(r *Run) (req workload.Request, cleanup func(), err error) {
-	if r.cfg.LockOSThread {
-		// Locked for the rest of this goroutine's life: the goroutine exits locked, so a
-		// thread whose state golat changed dies with it instead of returning to the pool.
-		runtime.LockOSThread()
+	if w.thread.TID != 0 {
+		w.stats = threadstat.Open(w.thread.TID)
 	}
 	req, closeWl, err := r.wl.NewWorker(w.id, r.cfg.Workers)
 	if closeWl == nil {
 		closeWl = func() {}
 	}
-	return req, closeWl, err
+	return req, func() {
+		closeWl()
+		if w.stats != nil {
+			w.stats.Close()
+		}
+	}, err
+}
+
+// sampleCPU notes the CPU the worker's thread is on now.
+func (w *worker) sampleCPU() {
+	if cpu, _ := osthread.GetCPU(); cpu >= 0 && cpu < maxCPUs {
+		w.cpuSeen[cpu/64] |= 1 << (cpu % 64)
+		w.cpuSamples++
+	}
+}
+
+func (w *worker) ranOn() []int {
+	out := []int{}
+	for c := 0; c < maxCPUs; c++ {
+		if w.cpuSeen[c/64]&(1<<(c%64)) != 0 {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// openWindow is the coordinator's start snapshot of the worker's counters.
+func (w *worker) openWindow() {
+	w.statsMu.Lock()
+	defer w.statsMu.Unlock()
+	if w.stats == nil || w.statsEnded {
+		return
+	}
+	if c, err := w.stats.Read(); err == nil {
+		w.statsStart, w.statsStarted = c, true
+	}
+}
+
+// closeWindow is the worker's own end snapshot, taken on its thread before it leaves.
+func (w *worker) closeWindow() {
+	w.statsMu.Lock()
+	defer w.statsMu.Unlock()
+	w.statsEnded = true
+	if w.stats == nil || !w.statsStarted {
+		return
+	}
+	if c, err := w.stats.Read(); err == nil {
+		w.statsEnd = c
+	} else {
+		w.statsStarted = false
+	}
+}
+
+// finish runs on the worker's thread after its loop: counters, placement, extras.
+func (w *worker) finish(r *Run) {
+	w.sampleCPU()
+	w.closeWindow()
+	if p, ok := r.wl.(workload.Placed); ok {
+		var pl numa.Placement
+		for _, b := range p.Buffers(w.id) {
+			got, err := numa.Locate(b)
+			if err != nil {
+				w.placeErr = err.Error()
+				break
+			}
+			pl.Add(got)
+		}
+		if w.placeErr == "" {
+			w.placement = &pl
+		}
+	}
+	if rp, ok := r.wl.(workload.Reporter); ok {
+		if w.extra == nil {
+			w.extra = map[string]any{}
+		}
+		for k, v := range rp.Report(w.id) {
+			w.extra[k] = v
+		}
+	}
+}
+
+// sample hands the whole window to a self-measuring workload (a jitter loop).
+func (w *worker) sample(r *Run, s workload.Sampler, t0 int64) {
+	c := &r.cfg
+	win := &workload.Window{MeasureFrom: t0 + c.WarmupNs, End: math.MaxInt64, Quota: w.quota,
+		Stop: &r.stop, Hist: w.latency}
+	if c.DurationNs > 0 {
+		win.End = win.MeasureFrom + c.DurationNs
+	}
+	clock.SpinUntil(t0)
+	w.sampleCPU()
+	s.Sample(win)
+	w.measured, w.warmup, w.extra = win.Samples, win.Warmup, win.Extra
+	w.done.Store(win.Samples + win.Warmup)
 }
 
 // loop serves requests from t0 until the run's end, stop or quota.
 func (w *worker) loop(r *Run, req workload.Request, t0 int64) {
+	defer w.dueAt.Store(idleForever)
+	if s, ok := r.wl.(workload.Sampler); ok {
+		w.sample(r, s, t0)
+		return
+	}
 	c := &r.cfg
-	open := c.Rate > 0
+	pacer, _ := r.wl.(workload.Pacer)
+	open := c.Rate > 0 || pacer != nil
 	var period float64
-	if open {
+	switch {
+	case pacer != nil:
+		period = float64(pacer.PeriodNs()) // each worker wakes once per interval
+	case open:
 		period = float64(c.Workers) * 1e9 / c.Rate
 	}
 	var rng *rand.Rand
@@ -110,12 +246,12 @@ func (w *worker) loop(r *Run, req workload.Request, t0 int64) {
 	}
 	// Each worker keeps its own schedule, phase-shifted so arrivals interleave.
 	next := float64(t0) + period*float64(w.id)/float64(c.Workers)
+	cl, _ := r.wl.(workload.Classifier)
 	var nextStall int64 = math.MaxInt64
 	if c.Stall != nil {
 		nextStall = measureFrom + c.Stall.EveryNs
 	}
 	timeline := c.TimelineNs > 0
-	defer w.dueAt.Store(idleForever)
 	clock.SpinUntil(t0) // every worker starts at t0: nothing before it counts as warm-up
 	stopper, _ := r.wl.(workload.Stopper)
 	for !r.stop.Load() {
@@ -129,14 +265,21 @@ func (w *worker) loop(r *Run, req workload.Request, t0 int64) {
 				break
 			}
 			w.dueAt.Store(intended)
-			now := clock.Now()
-			if gap := intended - now; gap > sleepAbove {
-				time.Sleep(time.Duration(gap - sleepMargin))
+			if pacer != nil {
+				start = pacer.WaitUntil(intended)
 				if r.stop.Load() {
 					break
 				}
+			} else {
+				now := clock.Now()
+				if gap := intended - now; gap > sleepAbove {
+					time.Sleep(time.Duration(gap - sleepMargin))
+					if r.stop.Load() {
+						break
+					}
+				}
+				start = clock.SpinUntil(intended)
 			}
-			start = clock.SpinUntil(intended)
 			if rng == nil {
 				next += period
 			}
@@ -156,6 +299,10 @@ func (w *worker) loop(r *Run, req workload.Request, t0 int64) {
 		req()
 		done := clock.Now()
 		w.done.Add(1)
+		if done >= w.nextCPU {
+			w.sampleCPU()
+			w.nextCPU = done + cpuSampleNs
+		}
 		if stopper != nil && stopper.Stopped() {
 			r.stop.Store(true) // this request is still counted below
 		}
@@ -166,6 +313,9 @@ func (w *worker) loop(r *Run, req workload.Request, t0 int64) {
 		w.latency.RecordValue(done - intended)
 		if timeline {
 			w.tl.record(r, done, done-intended)
+		}
+		if cl != nil {
+			w.recordClass(cl.LastClass(w.id), done-intended, c.Precision)
 		}
 		w.service.RecordValue(done - start)
 		w.delay.RecordValue(start - intended)
@@ -179,14 +329,35 @@ func (w *worker) loop(r *Run, req workload.Request, t0 int64) {
 	}
 }
 
+func (w *worker) recordClass(class int, latencyNs int64, precision int) {
+	h := w.classes[class]
+	if h == nil {
+		h, _ = hist.New(precision) // precision was validated by Parse
+		if w.classes == nil {
+			w.classes = map[int]*hist.Histogram{}
+		}
+		w.classes[class] = h
+	}
+	h.RecordValue(latencyNs)
+}
+
 func (w *worker) report() WorkerReport {
-	return WorkerReport{
+	wr := WorkerReport{
 		ID: w.id, Requests: w.measured, WarmupRequests: w.warmup, LateStarts: w.late,
 		Stalls: w.stalls, Error: w.errMsg,
 		OutOfRange:   w.latency.Overflow() + w.service.Overflow(),
 		LatencyMinNs: w.latency.Min(), LatencyMaxNs: w.latency.Max(),
 		ServiceMinNs: w.service.Min(), ServiceMaxNs: w.service.Max(),
+		Thread: w.thread, RanOnCPUs: w.ranOn(), CPUSamples: w.cpuSamples,
+		Placement: w.placement, PlaceError: w.placeErr, Workload: w.extra,
 	}
+	w.statsMu.Lock()
+	if w.statsStarted && w.statsEnded {
+		d := w.statsEnd.Sub(w.statsStart)
+		wr.Counters = &d
+	}
+	w.statsMu.Unlock()
+	return wr
 }
 
 func panicMessage(v any) string {

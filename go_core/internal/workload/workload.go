@@ -83,3 +83,21 @@ func strict(raw json.RawMessage, v any) error {
 }
 
 func nop() {}
+
+// Classifier is implemented by workloads whose requests end in an outcome class (an HTTP
+// status code). After each request the loop asks the class of the worker's last request
+// and keeps one latency histogram per class, so a run's latency splits by outcome.
+type Classifier interface {
+	// LastClass is the class of worker's last request; it is called on that worker's
+	// goroutine only, right after the request returned.
+	LastClass(worker int) int
+	// ClassLabel names a class for reports, e.g. "200 GET /".
+	ClassLabel(class int) string
+}
+
+// RunReporter is implemented by workloads with something to add to the run's report (the
+// port of an in-process server, reconnects, errors ...). RunReport is called once, after
+// every worker has stopped and closed. (Reporter is the per-worker twin.)
+type RunReporter interface {
+	RunReport() any
+}

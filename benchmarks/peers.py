@@ -1,0 +1,793 @@
+"""Peer benchmarks: golat measured against the tools people trust, in one run.
+
+    python benchmarks/peers.py --out report          # writes report.md and report.json
+    python benchmarks/peers.py --only http_client --reps 3
+    python benchmarks/peers.py --list
+
+Every pair runs golat's side and the peer's side alternately (A B B A A B ...) in the same
+run, ``--reps`` times, and reports each metric's ratio golat / peer with its median and
+spread (min..max) across repetitions, beside the machine it ran on. A pair whose peer
+cannot run here, or that needs a golat feature this golat lacks, is SKIPPED with the reason
+printed and kept in the report; nothing is left out silently.
+
+Peers come from Debian (wrk, nginx-light, rt-tests). Missing ones are installed with
+apt-get when the suite runs as root (it says so first; ``--no-install`` prevents it);
+otherwise their pairs are skipped.
+
+The pairs (``--list``):
+  floor        noop request in golat's loop vs a plain Go loop reading the clock twice
+  embedding    the same run document through Python (golat.run) vs the pure-Go runner
+  http_client  golat's HTTP client vs wrk against the same `golat serve`, paced, 1 connection
+  http_closed  the same closed loop, N connections each (both saturate the server)
+  http_server  `golat serve` vs nginx, both under the same wrk closed loop
+  histogram    golat.Histogram vs the hdrhistogram package: record cost, percentile error
+  timer        golat Timer (clock_nanosleep) vs cyclictest: wake-up lateness
+  jitter       golat Jitter vs oslat: max and P99.9 gap
+  compare      golat.compare's stage table on the allocation workload (no peer: ratios to
+               its baseline stage)
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import build_go_runner, run_go  # noqa: E402
+
+import golat  # noqa: E402
+from golat import _env, _native, _run, workloads  # noqa: E402
+from golat._units import format_ns  # noqa: E402
+
+REPORT_FORMAT = "golat-peers"
+REPORT_VERSION = 1
+
+
+class Skip(Exception):
+    """A pair cannot run here; the message says why (printed and reported)."""
+
+
+Metrics = dict[str, float]
+
+
+@dataclass
+class Metric:
+    """How to read and judge one metric of a pair. ``target`` is the (low, high) range the
+    ratio golat / peer should fall in, when the pair makes a claim."""
+
+    unit: str
+    description: str
+    target: tuple[float, float] | None = None
+
+
+@dataclass
+class PairRun:
+    """One pair, set up: two sides that each return their metrics for one repetition."""
+
+    ours: Callable[[], Metrics]
+    peer: Callable[[], Metrics]
+    metrics: dict[str, Metric]
+    ours_label: str = "golat"
+    peer_label: str = "peer"
+    notes: list[str] = field(default_factory=list)
+    close: Callable[[], None] = lambda: None
+    # False only where the peer side reads what the golat side just measured (compare)
+    alternate: bool = True
+
+
+@dataclass
+class Pair:
+    name: str
+    title: str
+    setup: Callable[[Context], PairRun]
+    seconds_per_rep: float  # rough, for --list and planning
+
+
+@dataclass
+class Context:
+    reps: int
+    quick: bool
+    tools: dict[str, str | None]
+    tmp: Path
+    log: Callable[[str], None] = print
+    cache: dict[str, Any] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- the framework
+
+
+def measure(run: PairRun, reps: int, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Run both sides ``reps`` times, alternating which goes first (ABBA), and summarize
+    every metric: both sides' values, the ratios golat / peer, their median and spread."""
+    ours: list[Metrics] = []
+    peer: list[Metrics] = []
+    order: list[str] = []
+    for i in range(reps):
+        sides = (("ours", run.ours), ("peer", run.peer))
+        if i % 2 and run.alternate:
+            sides = sides[::-1]
+        for which, fn in sides:
+            values = fn()
+            (ours if which == "ours" else peer).append(values)
+            order.append(which)
+        log(f"    rep {i + 1}/{reps}: " + "; ".join(
+            f"{m} {_fmt(ours[-1][m], spec.unit)} vs {_fmt(peer[-1][m], spec.unit)}"
+            for m, spec in run.metrics.items() if m in ours[-1] and m in peer[-1]
+        ))  # fmt: skip
+    out: dict[str, Any] = {}
+    for m, spec in run.metrics.items():
+        a = [v[m] for v in ours if m in v]
+        b = [v[m] for v in peer if m in v]
+        ratios = [x / y for x, y in zip(a, b) if y]
+        entry: dict[str, Any] = {
+            "unit": spec.unit, "description": spec.description, "ours": a, "peer": b,
+            "ratios": ratios, "target": list(spec.target) if spec.target else None,
+        }  # fmt: skip
+        if ratios:
+            med = statistics.median(ratios)
+            entry.update(ratio_median=med, ratio_min=min(ratios), ratio_max=max(ratios))
+            entry.update(ours_median=statistics.median(a), peer_median=statistics.median(b))
+            if spec.target:
+                entry["meets_target"] = spec.target[0] <= med <= spec.target[1]
+        out[m] = entry
+    return {"metrics": out, "order": order}
+
+
+def run_pairs(pairs: list[Pair], ctx: Context) -> list[dict[str, Any]]:
+    results = []
+    for p in pairs:
+        ctx.log(f"\n== {p.name}: {p.title}")
+        started = time.monotonic()
+        entry: dict[str, Any] = {"name": p.name, "title": p.title}
+        try:
+            run = p.setup(ctx)
+        except Skip as why:
+            ctx.log(f"   SKIPPED {p.name}: {why}")
+            entry.update(status="skipped", reason=str(why))
+            results.append(entry)
+            continue
+        try:
+            entry.update(measure(run, ctx.reps, ctx.log), status="ok", notes=run.notes,
+                         ours_label=run.ours_label, peer_label=run.peer_label)  # fmt: skip
+        except Skip as why:
+            ctx.log(f"   SKIPPED {p.name}: {why}")
+            entry.update(status="skipped", reason=str(why))
+        except Exception as err:  # a broken pair must not take the others down
+            ctx.log(f"   FAILED {p.name}: {type(err).__name__}: {err}")
+            entry.update(status="failed", reason=f"{type(err).__name__}: {err}")
+        finally:
+            run.close()
+        entry["seconds"] = round(time.monotonic() - started, 1)
+        for m, e in entry.get("metrics", {}).items():
+            if "ratio_median" in e:
+                ctx.log(f"   {m}: ratio {e['ratio_median']:.3f} (min {e['ratio_min']:.3f}, "
+                        f"max {e['ratio_max']:.3f}, n={len(e['ratios'])})"
+                        + _target_text(e))  # fmt: skip
+        results.append(entry)
+    return results
+
+
+def _target_text(e: dict[str, Any]) -> str:
+    if not e.get("target"):
+        return ""
+    lo, hi = e["target"]
+    return f"  target {lo:g}..{hi:g}: {'met' if e.get('meets_target') else 'NOT met'}"
+
+
+def _fmt(v: float, unit: str) -> str:
+    if unit == "ns":
+        return format_ns(v)
+    if unit == "req/s":
+        return f"{v:,.0f} req/s"
+    return f"{v:.4g} {unit}".strip()
+
+
+# ---------------------------------------------------------------- peers and helpers
+
+PEER_PACKAGES = {"wrk": "wrk", "nginx": "nginx-light", "cyclictest": "rt-tests",
+                 "oslat": "rt-tests"}  # fmt: skip
+
+
+def find_tools() -> dict[str, str | None]:
+    found = {}
+    for tool in PEER_PACKAGES:
+        found[tool] = shutil.which(tool) or next(
+            (p for p in (f"/usr/sbin/{tool}", f"/usr/bin/{tool}") if os.access(p, os.X_OK)),
+            None,
+        )
+    return found
+
+
+def ensure_peers(install: bool, log: Callable[[str], None] = print) -> dict[str, str | None]:
+    """The peers' paths; missing ones are installed with apt-get when allowed and root."""
+    tools = find_tools()
+    missing = sorted({PEER_PACKAGES[t] for t, p in tools.items() if p is None})
+    if not missing:
+        return tools
+    if install and os.geteuid() == 0 and shutil.which("apt-get"):
+        log(f"peers: installing {' '.join(missing)} with apt-get (running as root; "
+            "--no-install skips this)")  # fmt: skip
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        cmd = ["apt-get", "install", "-y", "-q", *missing]
+        if subprocess.run(cmd, env=env, capture_output=True).returncode != 0:
+            subprocess.run(["apt-get", "update", "-q"], env=env, capture_output=True)
+            p = subprocess.run(cmd, env=env, capture_output=True, text=True)
+            if p.returncode != 0:
+                log(f"peers: apt-get failed: {p.stderr.strip().splitlines()[-1:]}")
+        tools = find_tools()
+    still = sorted(t for t, p in tools.items() if p is None)
+    if still:
+        pkgs = " ".join(sorted({PEER_PACKAGES[t] for t in still}))
+        log(f"peers: not available: {', '.join(still)}; their pairs will be skipped "
+            f"(Debian: apt-get install {pkgs})")  # fmt: skip
+    return tools
+
+
+def need(ctx: Context, tool: str) -> str:
+    path = ctx.tools.get(tool)
+    if not path:
+        raise Skip(f"{tool} is not installed (Debian package {PEER_PACKAGES[tool]})")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def golat_serve(*args: str) -> Iterator[str]:
+    """`golat serve` in a child process; yields its host:port and stops it with SIGTERM."""
+    p = subprocess.Popen([sys.executable, "-m", "golat", "serve", *args], text=True,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        line = p.stdout.readline()
+        m = re.search(r"http://(127\.0\.0\.1:\d+)/", line)
+        if not m:
+            raise RuntimeError(f"golat serve did not start: {line}{p.stderr.read()}")
+        yield m.group(1)
+    finally:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()
+
+
+_WRK_UNITS = {"us": 1e3, "ms": 1e6, "s": 1e9}
+
+
+def parse_wrk(text: str) -> Metrics:
+    """wrk --latency output -> p50/p75/p90/p99 in ns and req/s."""
+    out: Metrics = {}
+    for pct, value, unit in re.findall(r"^\s+(50|75|90|99)%\s+([0-9.]+)(us|ms|s)\s*$", text, re.M):
+        out[f"p{pct}"] = float(value) * _WRK_UNITS[unit]
+    m = re.search(r"Requests/sec:\s+([0-9.]+)", text)
+    if m:
+        out["rate"] = float(m.group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)", text)
+    if errors:
+        out["errors"] = 1.0
+    if "p50" not in out:
+        raise RuntimeError(f"cannot read wrk's output:\n{text}")
+    return out
+
+
+def wrk(ctx: Context, url: str, *, connections: int, seconds: float,
+        script: str | None = None) -> Metrics:  # fmt: skip
+    cmd = [need(ctx, "wrk"), "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s",
+           "--latency", "--timeout", "5s"]  # fmt: skip
+    if script:
+        cmd += ["-s", script]
+    p = subprocess.run([*cmd, url], capture_output=True, text=True, timeout=seconds + 30)
+    if p.returncode != 0:
+        raise RuntimeError(f"wrk failed: {p.stderr.strip()}")
+    return parse_wrk(p.stdout)
+
+
+# ---------------------------------------------------------------- the pairs
+
+
+def setup_floor(ctx: Context) -> PairRun:
+    n = 200_000 if ctx.quick else 1_000_000
+
+    def ours() -> Metrics:
+        r = golat.run(workloads.Noop(), requests=n)
+        return {"ns_per_request": r.measured_s * 1e9 / r.requests}
+
+    def peer() -> Metrics:
+        return {"ns_per_request": _native.clock_pair_loop(n) / n}
+
+    return PairRun(ours, peer, {"ns_per_request": Metric(
+        "ns", "wall time per noop request (golat: loop, 2 clock reads, 3 histogram records) "
+        "/ per iteration of a plain Go loop reading the clock twice")},  # fmt: skip
+        peer_label="Go clock-pair loop (same process)",
+        notes=[f"{n:,} requests / iterations per repetition, closed loop"])  # fmt: skip
+
+
+def setup_embedding(ctx: Context) -> PairRun:
+    try:
+        runner = ctx.cache.get("golatrun") or build_go_runner()
+    except Exception as err:
+        raise Skip(f"cannot build the pure-Go runner go_core/cmd/golatrun: {err}") from err
+    ctx.cache["golatrun"] = runner
+    doc = _run.build_config(workloads.Spin(2000), rate=20_000, duration=0.5 if ctx.quick else 1.0,
+                            requests=None, warmup=0.1, arrivals="constant", stall=None, gc=None,
+                            memory_limit=None)  # fmt: skip
+
+    def ours() -> Metrics:
+        s = _run.execute(doc).summary()
+        return {"p50": s["p50"], "p99": s["p99"]}
+
+    def peer() -> Metrics:
+        g = run_go(runner, doc)
+        return {"p50": float(g["latency_p50_ns"]), "p99": float(g["latency_p99_ns"])}
+
+    return PairRun(ours, peer, {
+        "p50": Metric("ns", "latency P50, spin 2 µs at 20k req/s", (0.0, 1.05)),
+        "p99": Metric("ns", "latency P99, same runs"),
+    }, ours_label="golat.run (Python)", peer_label="golatrun (pure Go, same loop code)",
+        notes=["the same run document; Python only starts, polls and collects"])  # fmt: skip
+
+
+PACED_LUA = """-- one request per connection, then `delay` ms of think time (wrk has no rate flag)
+function delay()
+  return {ms}
+end
+"""
+
+
+def setup_http_client(ctx: Context) -> PairRun:
+    need(ctx, "wrk")
+    delay_ms, seconds = 5, (2.0 if ctx.quick else 3.0)
+    script = ctx.tmp / "paced.lua"
+    script.write_text(PACED_LUA.replace("{ms}", str(delay_ms)))
+    stack = contextlib.ExitStack()
+    addr = stack.enter_context(golat_serve("--workload", "noop", "--workers", "2"))
+    # wrk: each request is sent delay_ms after the previous answer, so the rate is a bit
+    # under 1000/delay_ms; golat runs open loop at that rate, one connection, one worker.
+    rate = 1000.0 / (delay_ms + 0.1)
+
+    def ours() -> Metrics:
+        r = golat.run(workloads.HTTP(target=addr), rate=rate, duration=seconds, warmup=0.2)
+        s, svc = r.summary(), r.summary("service")
+        return {"p50": s["p50"], "p99": s["p99"], "service_p50": svc["p50"],
+                "rate": r.achieved_rate}  # fmt: skip
+
+    def peer() -> Metrics:
+        m = wrk(ctx, f"http://{addr}/", connections=1, seconds=seconds, script=str(script))
+        m["service_p50"] = m["p50"]  # wrk's latency is service time: send to last byte
+        return m
+
+    return PairRun(ours, peer, {
+        "service_p50": Metric("ns", "P50 from the actual send to the last byte: what wrk's "
+                              "latency is, on both sides (the agreement test)", (0.85, 1.15)),
+        "p50": Metric("ns", "latency P50: golat's is from the intended start (it adds the "
+                      "client's own start delay, coordinated omission corrected); wrk's is "
+                      "from the send"),
+        "p99": Metric("ns", "latency P99 (wrk's P99 is not corrected for coordinated omission)"),
+        "rate": Metric("req/s", "achieved request rate"),
+    }, ours_label="golat HTTP client", peer_label=f"wrk -t1 -c1, Lua delay() {delay_ms} ms",
+        notes=[f"one `golat serve --workload noop --workers 2` child process serves both; "
+               f"{seconds:g} s per side per repetition; at this light load the server is idle "
+               "between requests, so open loop (golat) and paced closed loop (wrk) see the "
+               "same requests"], close=stack.close)  # fmt: skip
+
+
+def setup_http_closed(ctx: Context) -> PairRun:
+    need(ctx, "wrk")
+    n, seconds = 4, (1.0 if ctx.quick else 2.0)
+    stack = contextlib.ExitStack()
+    addr = stack.enter_context(golat_serve("--workload", "noop", "--workers", "2"))
+
+    def ours() -> Metrics:
+        r = golat.run(workloads.HTTP(target=addr, connections=n), workers=n, duration=seconds,
+                      warmup=0.2)  # fmt: skip
+        s = r.summary()
+        return {"p50": s["p50"], "p99": s["p99"], "rate": r.achieved_rate}
+
+    def peer() -> Metrics:
+        return wrk(ctx, f"http://{addr}/", connections=n, seconds=seconds)
+
+    return PairRun(ours, peer, {
+        "p50": Metric("ns", f"latency P50, closed loop, {n} connections"),
+        "p99": Metric("ns", "latency P99"),
+        "rate": Metric("req/s", "requests/s the client drove the server to"),
+    }, ours_label=f"golat HTTP client, {n} workers x 1 connection",
+        peer_label=f"wrk -t1 -c{n}",
+        notes=["both saturate the server: P50 is then set by throughput (Little's law), which "
+               "depends on how much CPU each client leaves the server on this machine — "
+               "informative, not an agreement test"], close=stack.close)  # fmt: skip
+
+
+NGINX_CONF = """daemon off;
+master_process off;
+worker_processes 1;
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log warn;
+events {{ worker_connections 256; }}
+http {{
+  access_log off;
+  client_body_temp_path {tmp}/body;
+  proxy_temp_path {tmp}/proxy;
+  fastcgi_temp_path {tmp}/fastcgi;
+  uwsgi_temp_path {tmp}/uwsgi;
+  scgi_temp_path {tmp}/scgi;
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{ root {tmp}/www; }}
+  }}
+}}
+"""
+
+
+def setup_http_server(ctx: Context) -> PairRun:
+    wrk_path, nginx = need(ctx, "wrk"), need(ctx, "nginx")
+    del wrk_path
+    n, seconds = 4, (1.0 if ctx.quick else 2.0)
+    tmp = ctx.tmp / "nginx"
+    (tmp / "www").mkdir(parents=True, exist_ok=True)
+    (tmp / "www" / "index.html").write_bytes(b"")  # same empty body as golat serve's
+    port = free_port()
+    (tmp / "nginx.conf").write_text(NGINX_CONF.format(tmp=tmp, port=port))
+    stack = contextlib.ExitStack()
+    proc = subprocess.Popen([nginx, "-p", str(tmp), "-c", str(tmp / "nginx.conf")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+
+    def stop_nginx() -> None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+    stack.callback(stop_nginx)
+    deadline = time.monotonic() + 5
+    while True:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            break
+        if proc.poll() is not None or time.monotonic() > deadline:
+            err = proc.stderr.read().decode() if proc.poll() is not None else "timeout"
+            stack.close()
+            raise Skip(f"nginx did not start: {err.strip()[:300]}")
+        time.sleep(0.05)
+    addr = stack.enter_context(golat_serve("--workload", "noop", "--workers", "2"))
+
+    def ours() -> Metrics:
+        return wrk(ctx, f"http://{addr}/", connections=n, seconds=seconds)
+
+    def peer() -> Metrics:
+        return wrk(ctx, f"http://127.0.0.1:{port}/", connections=n, seconds=seconds)
+
+    return PairRun(ours, peer, {
+        "rate": Metric("req/s", f"requests/s under wrk -t1 -c{n} (higher is better)"),
+        "p50": Metric("ns", "wrk's latency P50"),
+        "p99": Metric("ns", "wrk's latency P99"),
+    }, ours_label="golat serve (net/http, noop handler)",
+        peer_label="nginx, 1 worker, empty static file",
+        notes=["both answer 200 with an empty body; the server and wrk share the machine's "
+               "CPUs, as they would in any loopback test"], close=stack.close)  # fmt: skip
+
+
+def setup_histogram(ctx: Context) -> PairRun:
+    try:
+        from hdrh.histogram import HdrHistogram
+    except ImportError as err:
+        raise Skip("the hdrhistogram package is not installed (pip install hdrhistogram)") from err
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    values = (rng.lognormal(np.log(200_000), 1.0, 200_000) + 1).astype(np.int64)
+    ps = [50, 90, 99, 99.9, 99.99]
+    exact = np.percentile(values, ps, method="inverted_cdf")
+    few = [int(v) for v in values[:20_000]]
+
+    def max_rel_error(got: list[float]) -> float:
+        return max(abs(g - e) / e for g, e in zip(got, exact))
+
+    def ours() -> Metrics:
+        h = golat.Histogram(2)
+        t = time.perf_counter()
+        h.record(values)
+        array_ns = (time.perf_counter() - t) * 1e9 / len(values)
+        h1 = golat.Histogram(2)
+        t = time.perf_counter()
+        for v in few:
+            h1.record(v)
+        one_ns = (time.perf_counter() - t) * 1e9 / len(few)
+        return {"record_bulk_ns": array_ns, "record_one_ns": one_ns,
+                "percentile_max_rel_error": max_rel_error(list(h.percentiles(ps)))}  # fmt: skip
+
+    def peer() -> Metrics:
+        h = HdrHistogram(1, 3_600_000_000_000, 2)
+        t = time.perf_counter()
+        for v in values.tolist():
+            h.record_value(v)
+        bulk_ns = (time.perf_counter() - t) * 1e9 / len(values)
+        h1 = HdrHistogram(1, 3_600_000_000_000, 2)
+        t = time.perf_counter()
+        for v in few:
+            h1.record_value(v)
+        one_ns = (time.perf_counter() - t) * 1e9 / len(few)
+        return {"record_bulk_ns": bulk_ns, "record_one_ns": one_ns,
+                "percentile_max_rel_error": max_rel_error(
+                    [h.get_value_at_percentile(p) for p in ps])}  # fmt: skip
+
+    return PairRun(ours, peer, {
+        "record_bulk_ns": Metric("ns", "ns per value recording 200k values (golat: one numpy "
+                                 "array call; hdrhistogram: record_value per value, its only "
+                                 "way)"),
+        "record_one_ns": Metric("ns", "ns per record call of one int from Python"),
+        "percentile_max_rel_error": Metric("", "largest relative error of P50..P99.99 against "
+                                           "numpy's exact percentiles (2 significant digits)"),
+    }, ours_label="golat.Histogram", peer_label="hdrhistogram (HdrHistogram_py)",
+        notes=["lognormal values around 200 µs, the same for both"])  # fmt: skip
+
+
+def _pick_cpu() -> int:
+    return max(os.sched_getaffinity(0))
+
+
+def _golat_needs(feature: str, issue: str) -> None:
+    if not hasattr(workloads, feature) and not hasattr(golat, feature):
+        raise Skip(f"this golat has no {feature} yet ({issue}); the pair runs once it lands")
+
+
+def _histogram_percentile(buckets: list[tuple[float, int]], p: float) -> float:
+    total = sum(c for _, c in buckets)
+    if not total:
+        return float("nan")
+    rank, cum = max(1, round(p / 100 * total)), 0
+    for value, c in buckets:
+        cum += c
+        if cum >= rank:
+            return value
+    return buckets[-1][0]
+
+
+def setup_timer(ctx: Context) -> PairRun:
+    _golat_needs("Timer", "issue 3: timers and jitter")
+    cyclictest = need(ctx, "cyclictest")
+    cpu, interval_us, seconds = _pick_cpu(), 200, (1.0 if ctx.quick else 2.0)
+
+    def ours() -> Metrics:
+        try:
+            r = golat.run(workloads.Timer(interval=interval_us * 1e-6), duration=seconds,
+                          cpus=[cpu])  # fmt: skip
+        except TypeError as err:
+            raise Skip(f"golat.run does not take cpus= yet: {err}") from err
+        d = r.start_delay if r.start_delay.count else r.latency
+        return {"p50": float(d.percentile(50)), "p99": float(d.percentile(99))}
+
+    def peer() -> Metrics:
+        cmd = [cyclictest, "-q", "-t1", f"-a{cpu}", f"-i{interval_us}", f"-D{seconds:g}",
+               "-h2000", "-m"]  # fmt: skip
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30)
+        if p.returncode != 0:
+            raise Skip(f"cyclictest cannot run here: {p.stderr.strip()[:200]}")
+        buckets = [(int(a) * 1000.0, int(b)) for a, b in
+                   re.findall(r"^(\d{6})\s+(\d+)", p.stdout, re.M)]  # fmt: skip
+        return {"p50": _histogram_percentile(buckets, 50),
+                "p99": _histogram_percentile(buckets, 99)}  # fmt: skip
+
+    return PairRun(ours, peer, {
+        "p50": Metric("ns", "wake-up lateness P50", (0.0, 1.2)),
+        "p99": Metric("ns", "wake-up lateness P99", (0.0, 1.2)),
+    }, ours_label="golat Timer(clock_nanosleep)",
+        peer_label=f"cyclictest -t1 -a{cpu} -i{interval_us} -m (SCHED_OTHER, as golat)",
+        notes=["cyclictest's histogram has 1 µs buckets; a value is its bucket's µs"])  # fmt: skip
+
+
+def setup_jitter(ctx: Context) -> PairRun:
+    _golat_needs("Jitter", "issue 3: timers and jitter")
+    oslat = need(ctx, "oslat")
+    cpu, seconds = _pick_cpu(), (1.0 if ctx.quick else 2.0)
+
+    def ours() -> Metrics:
+        try:
+            r = golat.run(workloads.Jitter(threshold=10e-6), duration=seconds, cpus=[cpu])
+        except TypeError as err:
+            raise Skip(f"golat.run does not take cpus= yet: {err}") from err
+        return {"max": float(r.latency.max), "p99_9": float(r.latency.percentile(99.9))}
+
+    def peer() -> Metrics:
+        cmd = [oslat, "-D", f"{max(1, round(seconds))}", "-c", str(cpu)]
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
+        if p.returncode != 0:
+            raise Skip(f"oslat cannot run here: {(p.stderr or p.stdout).strip()[:200]}")
+        buckets = [(float(a) * 1000.0, int(b)) for a, b in
+                   re.findall(r"^\s*(\d+) \(us\):\s+(\d+)", p.stdout, re.M)]  # fmt: skip
+        m = re.search(r"Maximum:\s+(\d+)", p.stdout)
+        if not m:
+            raise RuntimeError(f"cannot read oslat's output:\n{p.stdout[-500:]}")
+        return {"max": float(m.group(1)) * 1000.0, "p99_9": _histogram_percentile(buckets, 99.9)}
+
+    return PairRun(ours, peer, {
+        "max": Metric("ns", "largest gap", (0.0, 1.2)),
+        "p99_9": Metric("ns", "P99.9 gap", (0.0, 1.2)),
+    }, ours_label="golat Jitter", peer_label=f"oslat -c {cpu}",
+        notes=["oslat reports whole µs; golat ns"])  # fmt: skip
+
+
+def setup_compare(ctx: Context) -> PairRun:
+    _golat_needs("compare", "issue 4: golat compare")
+    wl = workloads.Alloc(size=1024, count=16, live_bytes=64 << 20)
+    table: dict[str, Any] = {}
+
+    def ours() -> Metrics:
+        c = golat.compare(wl, trials=3, rate=20_000, duration=1.0, warmup=0.2)
+        rows = {r["stage"]: r for r in c.table()}
+        table.update(rows)
+        base = next(iter(rows.values()))
+        gc = rows.get("gc", base)
+        return {"gc_p99_99": gc["p99_99_ns"], "gc_p99": gc["p99_ns"],
+                "baseline_p99_99": base["p99_99_ns"]}  # fmt: skip
+
+    def peer() -> Metrics:  # the baseline stage is this table's reference
+        base = next(iter(table.values()))
+        return {"gc_p99_99": base["p99_99_ns"], "gc_p99": base["p99_ns"],
+                "baseline_p99_99": base["p99_99_ns"]}  # fmt: skip
+
+    run = PairRun(ours, peer, {
+        "gc_p99_99": Metric("ns", "P99.99 of the gc stage / baseline stage", (0.0, 0.3)),
+        "gc_p99": Metric("ns", "P99 of the gc stage / baseline stage"),
+    }, ours_label="gc stage", peer_label="baseline stage",
+        notes=["alloc 16 x 1 KiB per request, 64 MiB live, 20k req/s; each repetition is a "
+               "whole golat.compare (3 trials per stage, child processes); the full table is "
+               "in the JSON report"])  # fmt: skip
+    run.notes.append("the stage table is in the JSON report under 'compare_table'")
+    run.alternate = False
+    ctx.cache["compare_table"] = table
+    return run
+
+
+PAIRS = [
+    Pair("floor", "harness floor: noop request vs a plain Go loop reading the clock twice",
+         setup_floor, 1),
+    Pair("embedding", "embedding cost: golat.run from Python vs the pure-Go runner",
+         setup_embedding, 3),
+    Pair("http_client", "HTTP client: golat vs wrk against the same `golat serve`, paced",
+         setup_http_client, 7),
+    Pair("http_closed", "HTTP client: golat vs wrk, closed loop, 4 connections",
+         setup_http_closed, 5),
+    Pair("http_server", "HTTP server: `golat serve` vs nginx under wrk", setup_http_server, 5),
+    Pair("histogram", "histogram: golat vs hdrhistogram, record cost and percentile error",
+         setup_histogram, 1),
+    Pair("timer", "timer wake-up: golat Timer vs cyclictest", setup_timer, 5),
+    Pair("jitter", "jitter: golat Jitter vs oslat", setup_jitter, 7),
+    Pair("compare", "golat compare on the allocation workload (gc stage vs baseline)",
+         setup_compare, 40),
+]  # fmt: skip
+
+
+# ---------------------------------------------------------------- the report
+
+
+def machine() -> dict[str, Any]:
+    env = _env.collect()
+    m = golat.runtime.metrics()
+    env.update(go_version=m.go_version, gomaxprocs=m.gomaxprocs,
+               load_average=list(os.getloadavg()))  # fmt: skip
+    return env
+
+
+def peer_versions(tools: dict[str, str | None]) -> dict[str, str]:
+    out = {}
+    for tool, path in tools.items():
+        if not path:
+            continue
+        flag = {"wrk": ["-v"], "nginx": ["-v"], "cyclictest": ["--help"], "oslat": ["--help"]}
+        p = subprocess.run([path, *flag[tool]], capture_output=True, text=True, timeout=10)
+        text = (p.stdout + p.stderr).strip().splitlines()
+        out[tool] = text[0][:100] if text else "?"
+    return out
+
+
+def markdown(report: dict[str, Any]) -> str:
+    m = report["machine"]
+    lines = [
+        "# golat peer benchmarks", "",
+        f"Run {report['started']} on `{m.get('hostname')}`: {m.get('cpu_model')}, "
+        f"CPUs {m.get('cpus_online')} (affinity {m.get('cpu_affinity')}), {m.get('kernel')}, "
+        f"Go {m.get('go_version')} (GOMAXPROCS {m.get('gomaxprocs')}), Python "
+        f"{m.get('python')}, governor {m.get('governor')}, THP {m.get('thp')}, load average "
+        f"at start {', '.join(f'{x:.2f}' for x in m.get('load_average', []))}.", "",
+        f"{report['reps']} repetitions per pair, golat and peer alternated (ABBA). Ratio = "
+        f"golat / peer per repetition; the table gives the median ratio and its spread "
+        f"(min..max). Total time {report['seconds']:.0f} s.", "",
+        "Peers: " + ", ".join(f"{k} ({v})" for k, v in report["peer_versions"].items()), "",
+    ]  # fmt: skip
+    for p in report["pairs"]:
+        lines += [f"## {p['name']}: {p['title']}", ""]
+        if p["status"] != "ok":
+            lines += [f"**{p['status'].upper()}**: {p['reason']}", ""]
+            continue
+        lines += [f"golat side: {p['ours_label']}; peer: {p['peer_label']}.", "",
+                  "| metric | golat (median) | peer (median) | ratio (median) | spread | "
+                  "target |", "|---|---|---|---|---|---|"]  # fmt: skip
+        for name, e in p["metrics"].items():
+            if "ratio_median" not in e:
+                lines.append(f"| {name} | - | - | - | - | - |")
+                continue
+            tgt = "-"
+            if e.get("target"):
+                lo, hi = e["target"]
+                tgt = f"{lo:g}..{hi:g} {'met' if e['meets_target'] else '**not met**'}"
+            lines.append(
+                f"| {name} | {_fmt(e['ours_median'], e['unit'])} | "
+                f"{_fmt(e['peer_median'], e['unit'])} | {e['ratio_median']:.3f} | "
+                f"{e['ratio_min']:.3f}..{e['ratio_max']:.3f} | {tgt} |"
+            )
+        lines.append("")
+        for name, e in p["metrics"].items():
+            lines.append(f"- {name}: {e['description']}")
+        lines += [f"- note: {n}" for n in p.get("notes", [])]
+        lines += [f"- took {p.get('seconds', 0):.0f} s", ""]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", default="peers-report", help="report path without extension "
+                    "(writes OUT.md and OUT.json; default peers-report)")  # fmt: skip
+    ap.add_argument("--reps", type=int, default=5, help="repetitions per pair (default 5)")
+    ap.add_argument("--only", default=None, help="comma-separated pair names")
+    ap.add_argument("--quick", action="store_true", help="shorter runs")
+    ap.add_argument("--no-install", action="store_true", help="never apt-get install peers")
+    ap.add_argument("--list", action="store_true", help="list the pairs and exit")
+    args = ap.parse_args(argv)
+    if args.list:
+        for p in PAIRS:
+            print(f"{p.name:<12} ~{p.seconds_per_rep:>3.0f} s/rep  {p.title}")
+        return 0
+    if args.reps < 1:
+        ap.error("--reps must be >= 1")
+    pairs = PAIRS
+    if args.only:
+        names = [n.strip() for n in args.only.split(",") if n.strip()]
+        unknown = sorted(set(names) - {p.name for p in PAIRS})
+        if unknown:
+            ap.error(f"unknown pairs {unknown}; known: {[p.name for p in PAIRS]}")
+        pairs = [p for p in PAIRS if p.name in names]
+    started = time.monotonic()
+    tools = ensure_peers(install=not args.no_install)
+    with tempfile.TemporaryDirectory(prefix="golat-peers-") as tmp:
+        ctx = Context(reps=args.reps, quick=args.quick, tools=tools, tmp=Path(tmp))
+        report: dict[str, Any] = {
+            "format": REPORT_FORMAT, "version": REPORT_VERSION,
+            "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "machine": machine(),
+            "peer_versions": peer_versions(tools), "reps": args.reps, "quick": args.quick,
+        }  # fmt: skip
+        report["pairs"] = run_pairs(pairs, ctx)
+        if ctx.cache.get("compare_table"):
+            report["compare_table"] = ctx.cache["compare_table"]
+    report["seconds"] = time.monotonic() - started
+    out = Path(args.out)
+    out.with_suffix(".json").write_text(json.dumps(report, indent=1, default=str))
+    out.with_suffix(".md").write_text(markdown(report))
+    skipped = [p["name"] for p in report["pairs"] if p["status"] != "ok"]
+    print(f"\nwrote {out.with_suffix('.md')} and {out.with_suffix('.json')} in "
+          f"{report['seconds']:.0f} s" + (f"; not measured: {', '.join(skipped)}"
+                                          if skipped else ""))  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

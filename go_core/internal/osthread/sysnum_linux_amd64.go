@@ -1,0 +1,5 @@
+//go:build linux && amd64
+
+package osthread
+
+const sysGetcpu = 309 // SYS_GETCPU
