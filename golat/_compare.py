@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import math
 import os
 import signal
 import subprocess
@@ -90,15 +91,19 @@ METRICS = (
     ("mean_ns", "mean", "ns"), ("stddev_ns", "stddev (jitter)", "ns"),
     ("gc_cycles", "GC cycles", "count"), ("gc_max_pause_ns", "peak GC pause", "ns"),
     ("sched_latency_p99_ns", "sched latency P99", "ns"),
-    ("nivcsw", "involuntary ctx switches", "count"), ("peak_heap_bytes", "peak heap", "bytes"),
+    ("nivcsw", "invol. switches (process)", "count"),
+    ("worker_nivcsw", "invol. switches (workers)", "count"),
+    ("peak_heap_bytes", "peak heap", "bytes"),
     ("achieved_rate", "achieved req/s", "rate"),
 )  # fmt: skip
 # shown in the text table (the rest are in table() and JSON)
 SHOWN = ("p50_ns", "p99_ns", "p99_9_ns", "p99_99_ns", "max_ns", "stddev_ns", "gc_cycles",
-         "gc_max_pause_ns", "sched_latency_p99_ns", "nivcsw", "peak_heap_bytes")  # fmt: skip
-# Involuntary context switches: the workers' own counters over the measured window where the
-# run has them (locked workers); otherwise the child process's getrusage() count over the
-# whole run (warm-up and set-up included) stands in.
+         "gc_max_pause_ns", "sched_latency_p99_ns", "nivcsw", "worker_nivcsw",
+         "peak_heap_bytes")  # fmt: skip
+# Involuntary context switches, two sources kept apart so stages compare like with like:
+# nivcsw is the child process's getrusage() count over the whole run (every thread, warm-up
+# and set-up included), in every trial; worker_nivcsw is the workers' own counters over the
+# measured window, only where the run has them (locked workers), else NaN.
 
 
 @dataclass
@@ -135,14 +140,14 @@ def trial_metrics(result: Result, rusage: Mapping[str, int]) -> dict[str, float]
     out = {f"{k}_ns": float(s[k]) for k in ("p50", "p90", "p99", "p99_9", "p99_99", "max",
                                              "mean", "stddev")}  # fmt: skip
     g = result.gc
-    nivcsw: float = float(rusage.get("nivcsw", float("nan")))
+    nivcsw = float(rusage.get("nivcsw", float("nan")))
     per_worker = [(w.extra.get("counters") or {}).get("involuntary_switches", -1)
                   for w in result.workers]  # fmt: skip
-    if per_worker and all(v >= 0 for v in per_worker):
-        nivcsw = float(sum(per_worker))
+    worker_nivcsw = float(sum(per_worker)) if per_worker and min(per_worker) >= 0 else math.nan
     out.update(
         gc_cycles=float(g.cycles), gc_max_pause_ns=float(g.max_pause_ns),
         sched_latency_p99_ns=float(g.sched_latency_p99_ns), nivcsw=nivcsw,
+        worker_nivcsw=worker_nivcsw,
         peak_heap_bytes=float(g.peak_heap_bytes), achieved_rate=float(result.achieved_rate),
         controller_cycles=float(g.controller_cycles), runtime_cycles=float(g.runtime_cycles),
     )  # fmt: skip
@@ -181,7 +186,8 @@ class Comparison:
         """One dict per stage: ``stage``, ``trials`` (successful), ``skipped`` / ``errors``,
         and for every metric key K (``p50_ns``, ``p99_ns``, ``p99_9_ns``, ``p99_99_ns``,
         ``max_ns``, ``mean_ns``, ``stddev_ns``, ``gc_cycles``, ``gc_max_pause_ns``,
-        ``sched_latency_p99_ns``, ``nivcsw``, ``peak_heap_bytes``, ``achieved_rate``): K is the
+        ``sched_latency_p99_ns``, ``nivcsw``, ``worker_nivcsw``, ``peak_heap_bytes``,
+        ``achieved_rate``): K is the
         median across trials, ``K_min`` / ``K_max`` its spread, ``K_ratio`` the median over
         the baseline's, ``K_verdict`` ("lower", "higher", "no difference", "too few
         trials", "n/a") and ``K_p`` the exact Mann-Whitney p-value against the baseline."""

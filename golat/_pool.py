@@ -98,7 +98,8 @@ class Pool:
         self, workload: Workload, *, rate: float | None = None, duration: float | None = None,
         requests: int | None = None, warmup: float = 0.0, arrivals: str = "constant",
         stall: _run.Stall | None = None, gc: _run.GCSetting = None,
-        memory_limit: int | str | None = None, precision: int = 2, seed: int = 0,
+        memory_limit: int | str | None = None, gc_threshold: int | str | None = None,
+        precision: int = 2, seed: int = 0, timeline: float | None = 1.0,
         progress: _run.Progress | None = None,
     ) -> Result:  # fmt: skip
         """Run ``workload`` on this pool's threads; the arguments are :func:`golat.run`'s.
@@ -111,7 +112,8 @@ class Pool:
         doc = _run.build_config(
             workload, rate=rate, duration=duration, requests=requests, warmup=warmup,
             arrivals=arrivals, stall=stall, gc=gc, memory_limit=memory_limit,
-            workers=self.plan.workers, precision=precision, seed=seed,
+            workers=self.plan.workers, precision=precision, seed=seed, gc_threshold=gc_threshold,
+            timeline=timeline,
         )  # fmt: skip
         _run.check_realtime(self.plan, doc)
         _run.check_node(workload)

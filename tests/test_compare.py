@@ -114,6 +114,21 @@ def test_default_stages_skip_what_run_does_not_take():
     assert "skipped" in c.format()
 
 
+def test_lock_and_numa_stages_run_where_run_takes_them():
+    params = set(inspect.signature(golat.run).parameters)
+    if not {"lock_os_thread", "cpus", "numa"} <= params:
+        pytest.skip("this golat.run does not take the worker-pool settings")
+    c = golat.compare(Spin(ns=1000), "lock,numa", trials=1, **TINY)
+    assert c.skipped == {} and [t.stage for t in c.trials] == ["lock", "numa"]
+    for t in c.trials:
+        assert t.ok, t.error
+        assert t.result.config["workload"]["kind"] == "spin"  # Spin's pooled() is itself
+        th = t.result.workers[0].extra["thread"]
+        assert th["cpu"] >= 0  # pinned by cpus="auto"
+    row = c.table()[1]
+    assert row["worker_nivcsw"] == row["worker_nivcsw"]  # locked workers report counters
+
+
 @pytest.mark.parametrize(
     "args, kwargs, match",
     [

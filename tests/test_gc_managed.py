@@ -94,3 +94,11 @@ def test_reads_version_1_results():
     r = golat.Result.from_json((DATA / "result-v1.json").read_text())
     assert r.timeline is None and r.requests == 400 and r.gc.controller_cycles == 0
     assert json.loads(r.to_json())["version"] == 2
+
+
+def test_pool_takes_managed_gc_and_timeline():
+    with golat.Pool(workers=1) as pool:
+        r = pool.run(Alloc(size=1024, count=16, live_bytes=1 << 20), rate=20_000, requests=4000,
+                     gc="managed", gc_threshold="8MiB", timeline=0.05)  # fmt: skip
+    assert r.gc.managed and r.gc.controller_cycles >= 1
+    assert int(r.timeline.count.sum()) == r.requests
