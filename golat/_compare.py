@@ -69,7 +69,7 @@ class Stage:
 
 
 # The article's chapter 5 stages. lock and numa use the worker-pool settings
-# (lock_os_thread, cpus, numa); on a golat whose run() does not take them they are skipped.
+# (lock_os_thread, cpus, numa).
 DEFAULT_STAGES = (
     Stage("baseline", {"gc": "default"}, {"GOGC": "100"},
           description="GC default (GOGC=100), goroutines not locked, no pinning"),
@@ -374,8 +374,7 @@ def compare(
             ``workload.pooled()``.
         stages: None for the article's four (baseline, gc, lock, numa); names of those,
             :class:`Stage` objects or ``(name, settings[, env])`` tuples. A stage whose
-            settings this golat's :func:`golat.run` does not accept is skipped, with the
-            reason in ``Comparison.skipped``.
+            settings :func:`golat.run` does not accept raises ConfigError.
         trials: trials per stage (>= 1; at least 4 are needed for a verdict at alpha 0.05).
         baseline: the stage the others are compared with (default: the first).
         trace: add ``GODEBUG=gctrace=1`` to each child's environment (unless the stage sets
@@ -408,13 +407,13 @@ def compare(
     unknown = sorted(set(run_settings) - accepted)
     if unknown:
         raise ConfigError(f"unknown run settings {unknown}; golat.run takes {sorted(accepted)}")
-    skipped = {}
+    skipped: dict[str, str] = {}
     for st in stage_list:
         missing = sorted(set(st.settings) - accepted)
         if missing:
-            skipped[st.name] = (
-                f"golat.run in this build does not accept {', '.join(missing)} (the worker-pool "
-                "settings: thread locking, CPU pinning, NUMA placement); stage not run"
+            raise ConfigError(
+                f"stage {st.name!r} sets {', '.join(missing)}, which golat.run does not take; "
+                f"allowed: {sorted(accepted)}"
             )
     comp = Comparison(
         workload=str(workload), stages=stage_list, trials=[], trials_per_stage=int(trials),

@@ -1,7 +1,6 @@
 """golat.compare: trials in child processes, interleaving, traces, table, Ctrl-C."""
 
 import _thread
-import inspect
 import json
 import threading
 
@@ -102,22 +101,15 @@ def test_self_control_in_the_table(two_stages):
     assert row["p99_ns_verdict"] == "no difference" and row["p99_ns_ratio"] == 1.0
 
 
-def test_default_stages_skip_what_run_does_not_take():
-    params = set(inspect.signature(golat.run).parameters)
+def test_default_stages_and_a_stage_with_an_unknown_setting():
     assert [s.name for s in resolve_stages(None)] == ["baseline", "gc", "lock", "numa"]
     assert resolve_stages("baseline,gc") == list(DEFAULT_STAGES[:2])
-    if {"lock_os_thread", "cpus", "numa"} <= params:
-        pytest.skip("this golat.run takes the worker-pool settings")
-    c = golat.compare(Spin(ns=1000), "lock,numa", trials=1, **TINY)
-    assert c.trials == [] and set(c.skipped) == {"lock", "numa"}
-    assert "lock_os_thread" in c.skipped["lock"] and "numa" in c.skipped["numa"]
-    assert "skipped" in c.format()
+    bad = [DEFAULT_STAGES[0], Stage("odd", {"turbo": True})]
+    with pytest.raises(golat.errors.ConfigError, match="stage 'odd' sets turbo"):
+        golat.compare(Spin(ns=1000), bad, trials=1, **TINY)
 
 
 def test_lock_and_numa_stages_run_where_run_takes_them():
-    params = set(inspect.signature(golat.run).parameters)
-    if not {"lock_os_thread", "cpus", "numa"} <= params:
-        pytest.skip("this golat.run does not take the worker-pool settings")
     c = golat.compare(Spin(ns=1000), "lock,numa", trials=1, **TINY)
     assert c.skipped == {} and [t.stage for t in c.trials] == ["lock", "numa"]
     for t in c.trials:
