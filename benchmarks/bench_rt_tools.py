@@ -30,7 +30,8 @@ CHILD = r"""
 import json, sys, golat
 from golat.workloads import Jitter, Timer
 a = json.loads(sys.argv[1])
-common = dict(duration=a["duration"], cpus=[a["cpu"]], policy=a["policy"], mlock=a["mlock"])
+common = dict(duration=a["duration"], cpus=[a["cpu"]], policy=a["policy"], mlock=a["mlock"],
+              cpu_dma_latency_us=a["dma_latency"])
 if a["what"] == "timer":
     r = golat.run(Timer(a["interval_us"] * 1e-6, "clock_nanosleep"), **common)
     h = r.start_delay
@@ -45,7 +46,8 @@ print(json.dumps({"p": dict(zip(map(str, ps), h.percentiles(ps).tolist())), "max
 
 def golat_child(what: str, args: argparse.Namespace, godebug: str = "") -> dict:
     doc = {"what": what, "duration": args.duration, "cpu": args.cpu, "interval_us": args.interval,
-           "policy": args.policy, "mlock": args.policy is not None}  # fmt: skip
+           "policy": args.policy, "mlock": args.policy is not None,
+           "dma_latency": args.dma_latency}  # fmt: skip
     env = dict(os.environ, GODEBUG=godebug) if godebug else None
     out = subprocess.run([sys.executable, "-c", CHILD, json.dumps(doc)], capture_output=True,
                          text=True, check=True, env=env)  # fmt: skip
@@ -80,8 +82,13 @@ def cyclictest(args: argparse.Namespace, tmp: str) -> dict:
         "-h",
         "20000",
         f"--json={path}",
-        "--default-system",
     ]
+    # cyclictest holds /dev/cpu_dma_latency at 0 unless told otherwise; the same bound is
+    # given to golat (cpu_dma_latency_us), or neither side touches it.
+    if args.dma_latency is None:
+        cmd.append("--default-system")
+    else:
+        cmd.append(f"--latency={args.dma_latency}")
     if args.policy:
         cmd += ["-p", args.policy.split(":")[1], "-m"]
     subprocess.run(cmd, check=True, capture_output=True)
@@ -140,9 +147,16 @@ def main() -> None:
     ap.add_argument("--interval", type=int, default=200, help="timer interval, µs")
     ap.add_argument("--policy", default="fifo:80", help="fifo:P, rr:P or 'none'")
     ap.add_argument("--only", choices=sorted(PAIRS), default=None)
+    ap.add_argument(
+        "--dma-latency",
+        default="0" if os.geteuid() == 0 else "none",
+        help="/dev/cpu_dma_latency bound (µs) held by both tools, or 'none' "
+        "(default 0 as root, cyclictest's own default)",
+    )
     ap.add_argument("--output", help="write the latencies (s) as a pyperf suite (JSON)")
     args = ap.parse_args()
     args.policy = None if args.policy in ("none", "") else args.policy
+    args.dma_latency = None if args.dma_latency in ("none", "") else int(args.dma_latency)
     for tool in ("cyclictest", "oslat"):
         if shutil.which(tool) is None:
             sys.exit(f"{tool} not found: apt-get install rt-tests")
@@ -160,8 +174,9 @@ def main() -> None:
 
 
 def report(results: dict, args: argparse.Namespace) -> None:
-    print(f"CPU {args.cpu}, policy {args.policy or 'SCHED_OTHER'}, {args.duration} s per tool "
-          f"per trial, {args.trials} trials, alternating; µs on the tool's grid")  # fmt: skip
+    print(f"CPU {args.cpu}, policy {args.policy or 'SCHED_OTHER'}, cpu_dma_latency "
+          f"{args.dma_latency}, {args.duration} s per tool per trial, {args.trials} trials, "
+          "alternating; µs on the tool's grid")  # fmt: skip
     suite = []
     for name, res in results.items():
         _, _, tool, stats = PAIRS[name]

@@ -48,10 +48,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_rt_tools as rt_tools  # noqa: E402
 from _common import build_go_runner, run_go  # noqa: E402
 
 import golat  # noqa: E402
-from golat import _env, _native, _run, workloads  # noqa: E402
+from golat import _env, _native, _pmqos, _run, workloads  # noqa: E402
 from golat._units import format_ns  # noqa: E402
 
 REPORT_FORMAT = "golat-peers"
@@ -545,89 +546,60 @@ def _pick_cpu() -> int:
     return max(os.sched_getaffinity(0))
 
 
-def _golat_needs(feature: str, issue: str) -> None:
-    if not hasattr(workloads, feature) and not hasattr(golat, feature):
-        raise Skip(f"this golat has no {feature} yet ({issue}); the pair runs once it lands")
+def _rt_args(ctx: Context, **kw: Any) -> argparse.Namespace:
+    """Settings for bench_rt_tools' runners: the same CPU, interval and policy for golat and
+    the tool, and cyclictest's default /dev/cpu_dma_latency of 0 on both sides (as root)."""
+    a = argparse.Namespace(cpu=_pick_cpu(), interval=200, duration=1 if ctx.quick else 2,
+                           policy=None, dma_latency=0 if os.geteuid() == 0 else None)  # fmt: skip
+    vars(a).update(kw)
+    return a
 
 
-def _histogram_percentile(buckets: list[tuple[float, int]], p: float) -> float:
-    total = sum(c for _, c in buckets)
-    if not total:
-        return float("nan")
-    rank, cum = max(1, round(p / 100 * total)), 0
-    for value, c in buckets:
-        cum += c
-        if cum >= rank:
-            return value
-    return buckets[-1][0]
+def _rt_tool(fn: Callable[..., dict], args: argparse.Namespace) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            return fn(args, tmp)
+        except subprocess.CalledProcessError as err:
+            raise Skip(f"{err.cmd[0]} cannot run here: {(err.stderr or b'')[:200]!r}") from err
 
 
 def setup_timer(ctx: Context) -> PairRun:
-    _golat_needs("Timer", "issue 3: timers and jitter")
-    cyclictest = need(ctx, "cyclictest")
-    cpu, interval_us, seconds = _pick_cpu(), 200, (1.0 if ctx.quick else 2.0)
+    need(ctx, "cyclictest")
+    args = _rt_args(ctx)
+    us = lambda r: {k: r[k] * 1000.0 for k in ("p50", "p99")}  # noqa: E731 - µs grid -> ns
 
-    def ours() -> Metrics:
-        try:
-            r = golat.run(workloads.Timer(interval=interval_us * 1e-6), duration=seconds,
-                          cpus=[cpu])  # fmt: skip
-        except TypeError as err:
-            raise Skip(f"golat.run does not take cpus= yet: {err}") from err
-        d = r.start_delay if r.start_delay.count else r.latency
-        return {"p50": float(d.percentile(50)), "p99": float(d.percentile(99))}
-
-    def peer() -> Metrics:
-        cmd = [cyclictest, "-q", "-t1", f"-a{cpu}", f"-i{interval_us}", f"-D{seconds:g}",
-               "-h2000", "-m"]  # fmt: skip
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30)
-        if p.returncode != 0:
-            raise Skip(f"cyclictest cannot run here: {p.stderr.strip()[:200]}")
-        buckets = [(int(a) * 1000.0, int(b)) for a, b in
-                   re.findall(r"^(\d{6})\s+(\d+)", p.stdout, re.M)]  # fmt: skip
-        return {"p50": _histogram_percentile(buckets, 50),
-                "p99": _histogram_percentile(buckets, 99)}  # fmt: skip
-
-    return PairRun(ours, peer, {
-        "p50": Metric("ns", "wake-up lateness P50", (0.0, 1.2)),
-        "p99": Metric("ns", "wake-up lateness P99", (0.0, 1.2)),
-    }, ours_label="golat Timer(clock_nanosleep)",
-        peer_label=f"cyclictest -t1 -a{cpu} -i{interval_us} -m (SCHED_OTHER, as golat)",
-        notes=["cyclictest's histogram has 1 µs buckets; a value is its bucket's µs"])  # fmt: skip
+    return PairRun(
+        lambda: us(rt_tools.golat_timer(args)), lambda: us(_rt_tool(rt_tools.cyclictest, args)),
+        {"p50": Metric("ns", "wake-up lateness P50", (0.0, 1.2)),
+         "p99": Metric("ns", "wake-up lateness P99", (0.0, 1.2))},
+        ours_label="golat Timer(clock_nanosleep)",
+        peer_label=(f"cyclictest -t1 -a{args.cpu} -i{args.interval} (SCHED_OTHER, as golat; "
+                    f"cpu_dma_latency {args.dma_latency} on both)"),
+        notes=["values on cyclictest's grid: whole µs, truncated (golat's ns truncated alike)",
+               "runs by benchmarks/bench_rt_tools.py, which also does SCHED_FIFO"],
+    )  # fmt: skip
 
 
 def setup_jitter(ctx: Context) -> PairRun:
-    _golat_needs("Jitter", "issue 3: timers and jitter")
-    oslat = need(ctx, "oslat")
-    cpu, seconds = _pick_cpu(), (1.0 if ctx.quick else 2.0)
+    need(ctx, "oslat")
+    args = _rt_args(ctx)
+    keys = ("max", "p99_9")
+    ns = lambda r: {k: r[k] * 1000.0 for k in keys}  # noqa: E731 - µs buckets -> ns
 
-    def ours() -> Metrics:
-        try:
-            r = golat.run(workloads.Jitter(threshold=10e-6), duration=seconds, cpus=[cpu])
-        except TypeError as err:
-            raise Skip(f"golat.run does not take cpus= yet: {err}") from err
-        return {"max": float(r.latency.max), "p99_9": float(r.latency.percentile(99.9))}
-
-    def peer() -> Metrics:
-        cmd = [oslat, "-D", f"{max(1, round(seconds))}", "-c", str(cpu)]
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
-        if p.returncode != 0:
-            raise Skip(f"oslat cannot run here: {(p.stderr or p.stdout).strip()[:200]}")
-        buckets = [(float(a) * 1000.0, int(b)) for a, b in
-                   re.findall(r"^\s*(\d+) \(us\):\s+(\d+)", p.stdout, re.M)]  # fmt: skip
-        m = re.search(r"Maximum:\s+(\d+)", p.stdout)
-        if not m:
-            raise RuntimeError(f"cannot read oslat's output:\n{p.stdout[-500:]}")
-        return {"max": float(m.group(1)) * 1000.0, "p99_9": _histogram_percentile(buckets, 99.9)}
-
-    return PairRun(ours, peer, {
-        "max": Metric("ns", "largest gap", (0.0, 1.2)),
-        "p99_9": Metric("ns", "P99.9 gap", (0.0, 1.2)),
-    }, ours_label="golat Jitter", peer_label=f"oslat -c {cpu}",
-        notes=["oslat reports whole µs; golat ns"])  # fmt: skip
+    return PairRun(
+        lambda: ns(rt_tools.golat_jitter_nopreempt(args)),
+        lambda: ns(_rt_tool(rt_tools.oslat, args)),
+        {"max": Metric("ns", "largest gap", (0.0, 1.2)),
+         "p99_9": Metric("ns", "P99.9 gap (1 µs buckets: equal unless a tail shows)", (0.0, 1.2))},
+        ours_label="golat Jitter (child with GODEBUG=asyncpreemptoff=1)",
+        peer_label=f"oslat -c {args.cpu}",
+        notes=["values on oslat's grid: 1 µs buckets labelled floor(µs)+1, golat's alike",
+               "golat runs in a child started with GODEBUG=asyncpreemptoff=1: otherwise the Go "
+               "runtime preempts the busy loop every 10 ms (see docs/threads-and-numa.md)"],
+    )  # fmt: skip
 
 
 def setup_compare(ctx: Context) -> PairRun:
-    _golat_needs("compare", "issue 4: golat compare")
     wl = workloads.Alloc(size=1024, count=16, live_bytes=64 << 20)
     table: dict[str, Any] = {}
 
@@ -713,6 +685,10 @@ def markdown(report: dict[str, Any]) -> str:
         f"golat / peer per repetition; the table gives the median ratio and its spread "
         f"(min..max). Total time {report['seconds']:.0f} s.", "",
         "Peers: " + ", ".join(f"{k} ({v})" for k, v in report["peer_versions"].items()), "",
+        ("/dev/cpu_dma_latency held at 0 µs for the whole run, for golat and every peer alike "
+         "(as cyclictest does by default; `--no-tune` leaves it alone)."
+         if report.get("cpu_dma_latency_us") == 0 else
+         "/dev/cpu_dma_latency left as it was (not root, or `--no-tune`)."), "",
     ]  # fmt: skip
     for p in report["pairs"]:
         lines += [f"## {p['name']}: {p['title']}", ""]
@@ -752,6 +728,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="shorter runs")
     ap.add_argument("--no-install", action="store_true", help="never apt-get install peers")
     ap.add_argument("--list", action="store_true", help="list the pairs and exit")
+    ap.add_argument(
+        "--no-tune",
+        action="store_true",
+        help="leave /dev/cpu_dma_latency alone (default as root: held at 0 for the "
+        "whole run, for golat and every peer alike, as cyclictest does)",
+    )
     args = ap.parse_args(argv)
     if args.list:
         for p in PAIRS:
@@ -768,12 +750,17 @@ def main(argv: list[str] | None = None) -> int:
         pairs = [p for p in PAIRS if p.name in names]
     started = time.monotonic()
     tools = ensure_peers(install=not args.no_install)
-    with tempfile.TemporaryDirectory(prefix="golat-peers-") as tmp:
+    # Deep CPU idle states add tens of µs to every wake-up on some machines (seen on the
+    # development VM: golat's paced HTTP client 1.34x wrk untuned, 1.08x with this held).
+    # Hold the same bound for both sides of every pair, as cyclictest does for itself.
+    dma = None if args.no_tune or os.geteuid() != 0 else 0
+    with _pmqos.cpu_dma_latency(dma), tempfile.TemporaryDirectory(prefix="golat-peers-") as tmp:
         ctx = Context(reps=args.reps, quick=args.quick, tools=tools, tmp=Path(tmp))
         report: dict[str, Any] = {
             "format": REPORT_FORMAT, "version": REPORT_VERSION,
             "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "machine": machine(),
             "peer_versions": peer_versions(tools), "reps": args.reps, "quick": args.quick,
+            "cpu_dma_latency_us": dma,
         }  # fmt: skip
         report["pairs"] = run_pairs(pairs, ctx)
         if ctx.cache.get("compare_table"):

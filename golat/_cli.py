@@ -81,6 +81,14 @@ def _parser() -> Any:
     run.add_argument("--mlock", action="store_true", help="lock memory (mlockall) for the run")
     run.add_argument("--gomaxprocs", type=int, default=None, help="GOMAXPROCS during the run")
     run.add_argument(
+        "--cpu-dma-latency",
+        type=int,
+        default=None,
+        metavar="US",
+        help="hold /dev/cpu_dma_latency at US µs during the run (0: no deep idle "
+        "states, as cyclictest does; needs root)",
+    )
+    run.add_argument(
         "--precision",
         type=int,
         choices=(2, 3),
@@ -248,6 +256,7 @@ def _cmd_run(args: Any) -> int:
         cpus=args.cpus, lock_os_thread=None if args.lock is None else args.lock == "yes",
         policy=args.policy, numa=args.numa, mlock=args.mlock, gomaxprocs=args.gomaxprocs,
         precision=args.precision, gc_threshold=args.gc_threshold, timeline=timeline,
+        cpu_dma_latency_us=args.cpu_dma_latency,
     )  # fmt: skip
     progress = _ProgressLine(not args.quiet)
     try:

@@ -100,7 +100,7 @@ class Pool:
         stall: _run.Stall | None = None, gc: _run.GCSetting = None,
         memory_limit: int | str | None = None, gc_threshold: int | str | None = None,
         precision: int = 2, seed: int = 0, timeline: float | None = 1.0,
-        progress: _run.Progress | None = None,
+        cpu_dma_latency_us: int | None = None, progress: _run.Progress | None = None,
     ) -> Result:  # fmt: skip
         """Run ``workload`` on this pool's threads; the arguments are :func:`golat.run`'s.
         One run at a time per pool. Raises ConfigError, CoreError as golat.run does."""
@@ -113,7 +113,7 @@ class Pool:
             workload, rate=rate, duration=duration, requests=requests, warmup=warmup,
             arrivals=arrivals, stall=stall, gc=gc, memory_limit=memory_limit,
             workers=self.plan.workers, precision=precision, seed=seed, gc_threshold=gc_threshold,
-            timeline=timeline,
+            timeline=timeline, cpu_dma_latency_us=cpu_dma_latency_us,
         )  # fmt: skip
         _run.check_realtime(self.plan, doc)
         _run.check_node(workload)

@@ -103,12 +103,15 @@ def test_need_skips_missing_tool(peers, tmp_path):
         peers.need(ctx, "wrk")
 
 
-def test_features_missing_from_golat_skip(peers, monkeypatch, tmp_path):
-    monkeypatch.delattr(peers.workloads, "Timer", raising=False)
-    monkeypatch.delattr(peers.golat, "Timer", raising=False)
-    ctx = peers.Context(reps=1, quick=True, tools={"cyclictest": "/bin/true"}, tmp=tmp_path)
-    with pytest.raises(peers.Skip, match="no Timer yet"):
-        peers.setup_timer(ctx)
+def test_a_tool_that_fails_is_a_skip_with_its_reason(peers, tmp_path):
+    import subprocess
+
+    def broken(args, tmp):
+        raise subprocess.CalledProcessError(1, ["cyclictest", "-q"], stderr=b"no RT here")
+
+    ctx = peers.Context(reps=1, quick=True, tools={}, tmp=tmp_path)
+    with pytest.raises(peers.Skip, match="cyclictest cannot run here: .*no RT here"):
+        peers._rt_tool(broken, peers._rt_args(ctx))
 
 
 def test_parse_wrk(peers):
@@ -128,11 +131,11 @@ Requests/sec:  50708.53
         peers.parse_wrk("nothing")
 
 
-def test_histogram_percentile(peers):
-    buckets = [(1000.0, 50), (2000.0, 49), (9000.0, 1)]
-    assert peers._histogram_percentile(buckets, 50) == 1000.0
-    assert peers._histogram_percentile(buckets, 99) == 2000.0
-    assert peers._histogram_percentile(buckets, 100) == 9000.0
+def test_tool_histogram_percentile(peers):
+    hist = {1: 50, 2: 49, 9: 1}  # the rt-tests tools' {µs: count} histograms
+    assert peers.rt_tools.hist_percentile(hist, 50) == 1
+    assert peers.rt_tools.hist_percentile(hist, 99) == 2
+    assert peers.rt_tools.hist_percentile(hist, 100) == 9
 
 
 def test_list(peers, capsys):

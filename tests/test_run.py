@@ -158,3 +158,37 @@ def test_worker_histograms_merge_to_the_total():
     total = r.workers[0].latency + r.workers[1].latency + r.workers[2].latency
     assert total == r.latency
     assert np.array_equal(total.counts, r.latency.counts)
+
+
+def test_cpu_dma_latency_is_held_during_the_run_and_released(tmp_path, monkeypatch):
+    from golat import _pmqos
+
+    fake = tmp_path / "cpu_dma_latency"
+    fake.write_bytes(b"")
+    seen = {}
+
+    real = _pmqos.cpu_dma_latency
+
+    def spy(us, path=str(fake)):
+        with real(us, path):
+            seen["during"] = fake.read_bytes()
+            yield
+
+    import contextlib
+
+    monkeypatch.setattr(_pmqos, "cpu_dma_latency", contextlib.contextmanager(spy))
+    r = golat.run(Noop(), requests=100, cpu_dma_latency_us=0)
+    assert seen["during"] == b"\x00\x00\x00\x00"  # an s32 0, as the kernel reads it
+    assert r.config["cpu_dma_latency_us"] == 0
+    with pytest.raises(errors.ConfigError, match="cpu_dma_latency_us must be >= 0"):
+        golat.run(Noop(), requests=10, cpu_dma_latency_us=-1)
+
+
+def test_cpu_dma_latency_errors(tmp_path):
+    from golat import _pmqos
+
+    with pytest.raises(errors.Unsupported, match="no .* \\(PM QoS\\)"):
+        with _pmqos.cpu_dma_latency(0, str(tmp_path / "absent")):
+            pass
+    with _pmqos.cpu_dma_latency(None, str(tmp_path / "absent")):
+        pass  # None touches nothing
