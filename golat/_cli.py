@@ -480,6 +480,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         print(f"golat: error: {first}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # `golat run ... | head`: the reader left; say nothing more (as other tools do).
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except OSError as err:
         print(f"golat: error: {err}", file=sys.stderr)
         return 2

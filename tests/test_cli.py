@@ -89,3 +89,13 @@ def test_ctrl_c_prints_what_was_measured_and_exits_130():
     assert p.returncode == 130, err
     assert "interrupted: the run was stopped" in out and "P99.99" in out
     assert "Traceback" not in err
+
+
+def test_a_closed_pipe_is_quiet():
+    # `golat run ... | head -1`: the reader goes away; no error message, no traceback
+    p = subprocess.Popen([sys.executable, "-m", "golat", "run", "noop", "--requests", "100",
+                          "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    p.stdout.close()
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=60) == 141
+    assert err == ""
