@@ -47,3 +47,18 @@ def run_python(code: str, timeout: float = 60, **kw) -> subprocess.CompletedProc
     """Run code in a fresh interpreter (the Go runtime is per process)."""
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=timeout, **kw)  # fmt: skip
+
+
+def assert_core_back_to(goroutines: int, fds: int, wait_s: float = 2.0) -> None:
+    """After runs: the core's goroutines drop back to `goroutines` (waiting up to wait_s
+    for exiting ones) and no file descriptor (socket, pipe) is left open."""
+    import time
+
+    from golat import runtime
+
+    runtime.gc()
+    deadline = time.monotonic() + wait_s
+    while runtime.metrics().goroutines > goroutines and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert runtime.metrics().goroutines <= goroutines
+    assert len(os.listdir("/proc/self/fd")) <= fds, "sockets or pipes left open"

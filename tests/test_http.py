@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-import time
 
 import pytest
+from conftest import assert_core_back_to
 
 import golat
 from golat import runtime
@@ -46,12 +46,7 @@ def test_server_and_client_closed_after_run():
     before, fds = runtime.metrics().goroutines, len(os.listdir("/proc/self/fd"))
     for _ in range(3):
         golat.run(HTTP(connections=2), requests=20, workers=2)
-    runtime.gc()
-    deadline = time.monotonic() + 2
-    while runtime.metrics().goroutines > before and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert runtime.metrics().goroutines <= before
-    assert len(os.listdir("/proc/self/fd")) <= fds, "sockets left open"
+    assert_core_back_to(before, fds)
 
 
 def test_refused_target_is_a_core_error():

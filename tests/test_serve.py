@@ -14,6 +14,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+from conftest import assert_core_back_to
 
 import golat
 from golat import Server, runtime
@@ -155,12 +156,7 @@ def test_server_stop_leaves_no_goroutines():
     for _ in range(3):
         with Server(workers=2) as s:
             fetch(s.url + "/")
-    runtime.gc()
-    deadline = time.monotonic() + 2
-    while runtime.metrics().goroutines > before and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert runtime.metrics().goroutines <= before
-    assert len(os.listdir("/proc/self/fd")) <= fds, "sockets left open"
+    assert_core_back_to(before, fds)
 
 
 def test_http_workload_drives_a_server():
