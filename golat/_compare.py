@@ -300,6 +300,13 @@ class Comparison:
             raise ConfigError("not a golat comparison (no 'format': 'golat-comparison')")
         if d.get("version") != VERSION:
             raise ConfigError(f"golat comparison version {d.get('version')!r} is not supported")
+        try:
+            return cls._from_dict(d)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
+            raise ConfigError(f"golat comparison is malformed: {type(err).__name__} {err}") from err
+
+    @classmethod
+    def _from_dict(cls, d: dict[str, Any]) -> Comparison:
         trials = [
             Trial(stage=t["stage"], index=t["index"], order=t["order"],
                   result=Result.from_json(json.dumps(t["result"])) if t["result"] else None,

@@ -280,6 +280,13 @@ class Result:
         if d.get("version") not in READS:
             raise ConfigError(f"golat result version {d.get('version')!r} is not supported "
                               f"(this golat reads versions {READS})")  # fmt: skip
+        try:
+            return cls._from_dict(d)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
+            raise ConfigError(f"golat result is malformed: {type(err).__name__} {err}") from err
+
+    @classmethod
+    def _from_dict(cls, d: dict[str, Any]) -> Result:
         H = lambda x: Histogram.from_json(json.dumps(x))  # noqa: E731
         known = ("id", "requests", "late_starts", "latency", "service")
         workers = [

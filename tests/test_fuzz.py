@@ -1,0 +1,82 @@
+"""Fuzzing every decoder and parser that reads outside input: whatever the bytes, the
+answer is a value or a golat ConfigError, never another exception."""
+
+from __future__ import annotations
+
+import base64
+import json
+import zlib
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import golat
+from golat import _slo, _units, workloads
+from golat.errors import ConfigError
+
+FAST = settings(max_examples=300, deadline=None)
+
+
+def _only_config_errors(fn, *args) -> None:
+    try:
+        fn(*args)
+    except ConfigError:
+        pass
+
+
+@FAST
+@given(st.binary(max_size=200))
+def test_histogram_decode_raw_bytes(data):
+    _only_config_errors(golat.Histogram.decode, base64.b64encode(data).decode())
+
+
+@FAST
+@given(st.binary(max_size=200))
+def test_histogram_decode_compressed_garbage(data):
+    # A valid outer cookie around random bytes reaches the inner decoder.
+    blob = bytes.fromhex("1c849314") + len(zlib.compress(data)).to_bytes(4, "big")
+    _only_config_errors(
+        golat.Histogram.decode, base64.b64encode(blob + zlib.compress(data)).decode()
+    )
+
+
+@FAST
+@given(st.text(max_size=200))
+def test_histogram_decode_text(s):
+    _only_config_errors(golat.Histogram.decode, s)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@FAST
+@given(json_values)
+def test_histogram_from_json(doc):
+    _only_config_errors(golat.Histogram.from_json, json.dumps(doc))
+    if isinstance(doc, dict):
+        doc = {**doc, "format": "golat-histogram", "version": 1}
+        _only_config_errors(golat.Histogram.from_json, json.dumps(doc))
+
+
+@FAST
+@given(json_values)
+def test_result_and_comparison_from_json(doc):
+    for cls, fmt, version in ((golat.Result, "golat-result", 2),
+                              (golat.Comparison, "golat-comparison", 1)):  # fmt: skip
+        _only_config_errors(cls.from_json, json.dumps(doc))
+        if isinstance(doc, dict):  # past the format check, into the fields
+            _only_config_errors(cls.from_json,
+                                json.dumps({**doc, "format": fmt, "version": version}))  # fmt: skip
+
+
+@FAST
+@given(st.text(max_size=60))
+def test_text_parsers(s):
+    for fn in (workloads.parse, _slo.parse, _units.parse_duration, _units.parse_size):
+        _only_config_errors(fn, s)
