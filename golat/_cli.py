@@ -267,11 +267,9 @@ def _cmd_run(args: Any) -> int:
     print(f"golat run {wl}")
     print(r.table())
     if args.json:
-        with open(args.json, "w") as f:
-            f.write(r.to_json(indent=1))
+        _write(args.json, r.to_json(indent=1))
     if args.hgrm:
-        with open(args.hgrm, "w") as f:
-            f.write(r.latency.to_hgrm())
+        _write(args.hgrm, r.latency.to_hgrm())
     if args.plot:
         print(f"plot: {r.plot(args.plot, label=str(wl))}")
     if args.slo:
@@ -382,11 +380,9 @@ def _cmd_compare(args: Any) -> int:
         print("\ngolat: interrupted; the running trial was stopped", file=sys.stderr)
     print(c.format())
     if args.json:
-        with open(args.json, "w") as f:
-            f.write(c.to_json(indent=1))
+        _write(args.json, c.to_json(indent=1))
     if args.markdown:
-        with open(args.markdown, "w") as f:
-            f.write(c.markdown())
+        _write(args.markdown, c.markdown())
     if args.plot and c.trials:
         print(f"plot: {c.plot(args.plot)}")
     if interrupted:
@@ -464,6 +460,11 @@ def _cmd_serve(args: Any) -> int:
         with open(args.json, "w") as f:
             json.dump(final.raw, f)
     return 0
+
+
+def _write(path: str, text: str) -> None:
+    with open(path, "w") as f:
+        f.write(text)
 
 
 COMMANDS = {"info": _cmd_info, "run": _cmd_run, "compare": _cmd_compare, "serve": _cmd_serve}
