@@ -12,25 +12,6 @@ import (
 	"golat/go_core/internal/osthread"
 )
 
-func runDoc(t *testing.T, doc string, team *Team) *Report {
-	t.Helper()
-	var r *Run
-	var err error
-	if team != nil {
-		r, err = StartOn([]byte(doc), team)
-	} else {
-		r, err = Start([]byte(doc))
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, _ := r.Result()
-	if rep.Error != "" {
-		t.Fatal(rep.Error)
-	}
-	return rep
-}
-
 func allowed(t *testing.T) []int {
 	cpus, err := osthread.Affinity(0)
 	if err != nil {

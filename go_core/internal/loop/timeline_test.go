@@ -5,10 +5,17 @@ import (
 	"testing"
 )
 
-func runTimelineDoc(t *testing.T, doc map[string]any) *Report {
+// runDoc runs a document to its end (on team's threads when team is not nil) and fails
+// the test on any error.
+func runDoc(t *testing.T, doc string, team *Team) *Report {
 	t.Helper()
-	b, _ := json.Marshal(doc)
-	r, err := Start(b)
+	var r *Run
+	var err error
+	if team != nil {
+		r, err = StartOn([]byte(doc), team)
+	} else {
+		r, err = Start([]byte(doc))
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -17,6 +24,12 @@ func runTimelineDoc(t *testing.T, doc map[string]any) *Report {
 		t.Fatal(rep.Error)
 	}
 	return rep
+}
+
+func runTimelineDoc(t *testing.T, doc map[string]any) *Report {
+	t.Helper()
+	b, _ := json.Marshal(doc)
+	return runDoc(t, string(b), nil)
 }
 
 // Every measured request lands in exactly one timeline interval.
