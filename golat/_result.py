@@ -6,6 +6,9 @@ Result JSON format ("golat-result"), version history:
   2 - "timeline" (per-interval statistics and GC events, or null); "gc" gains
       runtime_cycles, controller_cycles, peak_heap_bytes, managed, threshold_bytes,
       controller_events and sched_latency_p99_ns. Version 1 files still read (timeline None).
+  3 - "settings" (golat.RunSettings.to_dict(), or null) and "overload" (text, or null);
+      "config" is the run document as the core echoed it (what ran). Versions 1 and 2
+      still read (settings None); tests/data has a file of each.
 """
 
 from __future__ import annotations
@@ -14,14 +17,19 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from . import _slo, _units
 from ._histogram import Histogram
+from ._render import render
+from ._settings import RunSettings
 from ._timeline import Timeline
 from .errors import ConfigError, SLOViolation
 
 FORMAT = "golat-result"
-VERSION = 2
-READS = (1, 2)
+VERSION = 3
+READS = (1, 2, 3)
+OVERLOAD_FRACTION = 0.95  # below this share of the target rate a run is overloaded
 
 PERCENTILES = (50.0, 90.0, 99.0, 99.9, 99.99)
 
@@ -32,11 +40,14 @@ def stat_key(p: float) -> str:
 
 
 def summarize(h: Histogram) -> dict[str, float]:
-    """Percentiles, max, mean and stddev of a histogram, in ns, keyed ``p50 ... max``."""
+    """Percentiles, max, mean and stddev of a histogram, in ns, keyed ``p50 ... max``.
+
+    A percentile is HdrHistogram's (the top of the slot holding its rank, up to 1 % above
+    the values in it) capped at the exact max, so no percentile reads above the max."""
     if h.count == 0:
         return {**{stat_key(p): float("nan") for p in PERCENTILES},
                 "max": float("nan"), "mean": float("nan"), "stddev": float("nan")}  # fmt: skip
-    vals = h.percentiles(list(PERCENTILES))
+    vals = np.minimum(h.percentiles(list(PERCENTILES)), h.max)
     out = {stat_key(p): float(v) for p, v in zip(PERCENTILES, vals)}
     out.update(max=float(h.max), mean=float(h.mean), stddev=float(h.stddev))
     return out
@@ -51,7 +62,8 @@ def stat_value(h: Histogram, stat: str) -> float:
             p = float(s[1:].replace("_", "."))
         except ValueError:
             raise ConfigError(f"unknown statistic {stat!r}") from None
-        return float(h.percentile(p))
+        v = float(h.percentile(p))
+        return min(v, float(h.max)) if h.count else v
     if s in ("max", "mean", "stddev", "min"):
         return float(getattr(h, s))
     raise ConfigError(f"unknown statistic {stat!r}; use pNN, max, min, mean or stddev")
@@ -122,6 +134,7 @@ class Result:
     environment: dict[str, Any]
     extra: dict[str, Any] = field(default_factory=dict)
     timeline: Timeline | None = None
+    settings: RunSettings | None = None
 
     # -- building -------------------------------------------------------------------
     @classmethod
@@ -169,6 +182,10 @@ class Result:
         tl = Timeline.from_core(report["timeline"]) if report.get("timeline") else None
         env = dict(environment, go_version=report["go_version"], gomaxprocs=report["gomaxprocs"])
         extra = {k: report[k] for k in report if k not in _CORE_KEYS}
+        # What ran, as the core decoded it (falls back to what was sent).
+        config = dict(report.get("config") or config)
+        if report.get("workload"):
+            config["workload"] = report["workload"]
         return cls(
             latency=merged["latency"], service=merged["service"], start_delay=merged["start_delay"],
             requests=report["requests"], warmup_requests=report["warmup_requests"],
@@ -179,6 +196,37 @@ class Result:
         )  # fmt: skip
 
     # -- reading --------------------------------------------------------------------
+    @property
+    def workload(self) -> Any:
+        """The :mod:`golat.workloads` workload that ran (as the core echoed it), or None
+        for a Python callable (:func:`golat.measure`) or an unknown kind."""
+        from .workloads import from_spec
+
+        spec = self.config.get("workload")
+        try:
+            return from_spec(spec) if isinstance(spec, dict) else None
+        except ConfigError:
+            return None
+
+    @property
+    def target_rate(self) -> float:
+        """The requested rate in requests/s (0: closed loop)."""
+        return float(self.config.get("rate") or 0.0)
+
+    @property
+    def overload(self) -> str | None:
+        """Why this run is overloaded, or None: an open-loop run that achieved less than
+        95 % of its target rate. Its requests queued behind each other, so its corrected
+        latencies measure that backlog, not the system."""
+        rate = self.target_rate
+        if not rate or self.requests < 1 or self.achieved_rate >= OVERLOAD_FRACTION * rate:
+            return None
+        share = 100 * self.achieved_rate / rate
+        return (f"overloaded: achieved {self.achieved_rate:,.0f} req/s, {share:.0f} % of the "
+                f"target {rate:,.0f} req/s; requests queued behind each other, so the corrected "
+                "latencies measure the backlog, not the system (lower the rate, or add "
+                "workers)")  # fmt: skip
+
     def summary(self, which: str = "latency") -> dict[str, float]:
         """``{"p50": ns, "p90": ..., "p99_99": ..., "max": ..., "mean": ..., "stddev": ...}``."""
         return summarize(self._hist(which))
@@ -233,15 +281,11 @@ class Result:
 
     def plot(self, path: str, label: str = "run") -> Any:
         """Save the percentile distribution and the timeline as a PNG (``golat[plot]``)."""
-        from ._plot import plot_result
-
-        return plot_result(self, path, label)
+        return render("plot_result", self, path, label)
 
     def table(self) -> str:
         """An aligned table of latency and service-time statistics with units."""
-        from ._format import result_table
-
-        return result_table(self)
+        return render("result_table", self)
 
     # -- JSON -----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -253,6 +297,8 @@ class Result:
             "late_starts": self.late_starts, "late_threshold_ns": self.late_threshold_ns,
             "stalls": self.stalls, "measured_s": self.measured_s,
             "achieved_rate": self.achieved_rate, "interrupted": self.interrupted,
+            "overload": self.overload,
+            "settings": self.settings.to_dict() if self.settings is not None else None,
             "summary": {"latency": self.summary(), "service": self.summary("service")},
             "gc": vars(self.gc),
             "histograms": {"latency": h(self.latency), "service": h(self.service),
@@ -304,6 +350,7 @@ class Result:
             interrupted=d["interrupted"], gc=GCActivity(**d["gc"]), workers=workers,
             config=d["config"], environment=d["environment"], extra=d.get("extra", {}),
             timeline=Timeline.from_dict(d["timeline"]) if d.get("timeline") else None,
+            settings=RunSettings.from_dict(d["settings"]) if d.get("settings") else None,
         )  # fmt: skip
 
     def __repr__(self) -> str:
@@ -315,7 +362,7 @@ class Result:
 _CORE_KEYS = {
     "requests", "warmup_requests", "late_starts", "late_threshold_ns", "stalls", "measured_ns",
     "achieved_rate", "interrupted", "workers", "gc", "histograms", "counts_len", "precision",
-    "gomaxprocs", "go_version", "error", "timeline",
+    "gomaxprocs", "go_version", "error", "timeline", "workload", "config",
 }  # fmt: skip
 
 

@@ -19,6 +19,7 @@ __all__ = [
     "ComparisonInterrupted",
     "GolatWarning",
     "StarvationWarning",
+    "OverloadWarning",
 ]
 
 
@@ -72,3 +73,9 @@ class GolatWarning(UserWarning):
 class StarvationWarning(GolatWarning, RuntimeWarning):
     """A setting can starve the Go runtime or the system: real-time workers on every CPU,
     or no P left beside the locked workers."""
+
+
+class OverloadWarning(GolatWarning, RuntimeWarning):
+    """A run achieved less than 95 % of its target rate: requests queued behind each other,
+    so its corrected latencies measure the backlog, not the system. The message gives the
+    rates; ``Result.overload`` says the same."""

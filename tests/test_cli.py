@@ -51,7 +51,7 @@ def test_slo_exit_codes():
         (["run", "noop", "--stall", "1s"], "--stall must be EVERY:DURATION"),
         (["run", "noop", "--slo", "p99 fast"], "cannot read SLO bound"),
         (["run", "alloc:size=0"], "size"),
-        (["run", "noop", "--memory-limit", "0"], "memory_limit"),
+        (["run", "noop", "--memory-limit", "0"], "--memory-limit must be >= 1"),
     ],
 )
 def test_bad_input_is_one_line_and_no_traceback(args, match):
