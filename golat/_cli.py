@@ -383,7 +383,9 @@ def _cmd_serve(args: Any) -> int:
         for sig, handler in old.items():
             signal.signal(sig, handler)
     why = f"stopped by {stop[0]}" if stop else "duration reached"
-    print(f"golat: {why}; {final.requests:,} requests in {final.uptime_s:.1f} s")
+    from ._format import plural
+
+    print(f"golat: {why}; {plural(final.requests, 'request')} in {final.uptime_s:.1f} s")
     print(final.table())
     if args.json:
         import json

@@ -318,3 +318,20 @@ def threads_lines(r: Result) -> list[str]:
         if r.extra.get(key):
             out.append("note: " + r.extra[key])
     return out
+
+
+def settings_markdown() -> str:
+    """The table of every run setting for docs/api.md, generated from the declarations (a
+    test keeps the page equal to it)."""
+    import dataclasses
+
+    from ._settings import RunSettings, flag_names
+
+    lines = ["| setting | flag | default | takes | meaning |", "|---|---|---|---|---|"]
+    for f in dataclasses.fields(RunSettings):
+        kind = f.metadata["kind"]
+        default = "none" if f.default is None else kind.to_text(f.default)
+        where = ", ".join(f.metadata["scope"])
+        lines.append(f"| `{f.name}` | `{'`, `'.join(flag_names(f.name))}` | `{default}` | "
+                     f"{kind.describe} | {f.metadata['help']} ({where}) |")  # fmt: skip
+    return "\n".join(lines)

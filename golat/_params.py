@@ -81,7 +81,7 @@ def parse_ns(text: str, label: str, bare: str) -> int:
 def format_ns_text(ns: int) -> str:
     """Whole ns as the shortest exact text with a unit: 2000 -> '2us', 1_500_000_000 -> '1500ms'."""
     if ns == 0:
-        return "0s"
+        return "0"  # zero in any unit
     for unit in ("h", "min", "s", "ms", "us"):
         if ns % _NS_PER[unit] == 0:
             return f"{ns // _NS_PER[unit]}{unit}"
@@ -301,7 +301,7 @@ class Choice(Kind):
 
     @property
     def describe(self) -> str:  # type: ignore[override]
-        return " | ".join(self.options)
+        return " or ".join(self.options)
 
     def check(self, label: str, v: Any) -> str:
         if v not in self.options:
@@ -315,7 +315,7 @@ class Choice(Kind):
 
 @dataclass(frozen=True)
 class Flag(Kind):
-    describe = "yes | no"
+    describe = "yes or no"
 
     def check(self, label: str, v: Any) -> bool:
         if not isinstance(v, bool):
@@ -340,7 +340,10 @@ class Text(Kind):
 
     pattern: str = r".*"
     allowed: str = "text"
-    describe = "text"
+
+    @property
+    def describe(self) -> str:  # type: ignore[override]
+        return self.allowed
 
     def check(self, label: str, v: Any) -> str:
         if not isinstance(v, str) or not re.fullmatch(self.pattern, v):

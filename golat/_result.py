@@ -375,7 +375,7 @@ def _runtime_p99_ns(h: dict[str, Any] | None) -> float:
     rh = RuntimeHistogram.from_dict(h)
     if int(sum(rh.counts)) == 0:
         return float("nan")
-    return rh.quantile(0.99) * 1e9
+    return rh.percentile(99) * 1e9
 
 
 def _json_default(o: Any) -> Any:

@@ -302,7 +302,7 @@ class RunSettings:
     gomaxprocs: int | None = setting(
         OrNone(Int(1, 1 << 16)), None,
         "GOMAXPROCS during the run (default with locked workers: max(workers + 1, allowed "
-        "CPUs)); restored after", scope=(THREAD, SERVE), core="custom")  # fmt: skip
+        "CPUs)); restored after", scope=(THREAD,), core="custom")  # fmt: skip
     precision: int = setting(Int(2, 3), 2,
                              "histogram significant digits: 2 (1 % error) or 3 (0.1 %)",
                              scope=(RUN, SERVE))  # fmt: skip
