@@ -9,6 +9,7 @@ from ._comparison import Comparison, Stage
 from ._histogram import Histogram
 from ._measure import harness_floor, measure
 from ._pool import Pool
+from ._ramp import Ramp
 from ._result import Result
 from ._run import run
 from ._serve import Server, ServerStats
@@ -18,7 +19,7 @@ from ._topology import topology
 from ._version import __version__
 
 __all__ = [
-    "Comparison", "Histogram", "Pool", "Result", "RunSettings", "Server", "ServerStats", "Stage",
-    "Stall", "Timeline", "compare", "errors", "harness_floor", "measure", "run", "runtime",
-    "topology", "workloads", "__version__",
+    "Comparison", "Histogram", "Pool", "Ramp", "Result", "RunSettings", "Server", "ServerStats",
+    "Stage", "Stall", "Timeline", "compare", "errors", "harness_floor", "measure", "run",
+    "runtime", "topology", "workloads", "__version__",
 ]  # fmt: skip

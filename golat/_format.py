@@ -38,6 +38,8 @@ def _mode(r: Result) -> str:
                 "worker; latency = wake - deadline")  # fmt: skip
     if wl.get("kind") == "jitter":
         return "; busy loop, values are gaps between clock reads"
+    if r.steps:
+        return f", ramp {plural(len(r.steps), 'step')} from {r.steps[0].rate:,.0f} req/s"
     return f", target {r.config.get('rate'):,.0f}" if r.config.get("rate") else ", closed loop"
 
 
@@ -71,7 +73,13 @@ def result_table(r: Result) -> str:
     lines = [head]
     if r.overload:
         lines.append("WARNING: " + r.overload)
-    lines += ["", table(["", *HEADERS], rows), "", late, gc]
+    lines += ["", table(["", *HEADERS], rows), "", late]
+    if r.queued:
+        lines.append(f"queued: {plural(r.queued, 'request')} due while their worker or "
+                     "connection was still busy with the one before (the wait is in their "
+                     "latency)")  # fmt: skip
+    lines.append(gc)
+    lines.extend(step_lines(r))
     if g.managed:
         in_gap = sum(1 for e in g.controller_events if e.get("in_gap"))
         lines.append(
@@ -86,6 +94,32 @@ def result_table(r: Result) -> str:
     if r.interrupted:
         lines.append("interrupted: the run was stopped before its end")
     return "\n".join(lines)
+
+
+def step_lines(r: Result) -> list[str]:
+    """A ramp's steps (offered and achieved rate, latency percentiles by the step of each
+    request's intended start) and its knee; nothing for a run at one rate."""
+    if not r.steps:
+        return []
+    from ._ramp import broken
+
+    rows = []
+    for k, s in enumerate(r.steps):
+        why = broken(r.steps, k)
+        rows.append([
+            str(k + 1), f"{s.start_s:g}", f"{s.rate:,.0f}", f"{s.achieved_rate:,.0f}",
+            *(format_ns(s.percentile(p)) for p in (50, 99, 99.9)),
+            format_ns(s.latency.max if s.latency.count else float("nan")),
+            f"{s.queued:,}", "broken" if why else "",
+        ])  # fmt: skip
+    head = ["step", "from s", "offered/s", "achieved/s", "P50", "P99", "P99.9", "max", "queued",
+            ""]  # fmt: skip
+    kn = r.knee()
+    assert kn is not None
+    said = f"knee: {kn.rate:,.0f} req/s; {kn.reason}" if kn.rate is not None else kn.reason
+    return ["", "steps (latency of the requests due in each step):", table(head, rows),
+            said + " (a step is broken below 95 % of its rate or with P99 over 3x the lowest "
+            "P99 before it)"]  # fmt: skip
 
 
 def _cell(v: float, unit: str) -> str:

@@ -8,7 +8,8 @@ Result JSON format ("golat-result"), version history:
       controller_events and sched_latency_p99_ns. Version 1 files still read (timeline None).
   3 - "settings" (golat.RunSettings.to_dict(), or null) and "overload" (text, or null);
       "config" is the run document as the core echoed it (what ran). Versions 1 and 2
-      still read (settings None); tests/data has a file of each.
+      still read (settings None); tests/data has a file of each. Added later, read
+      when present: "steps" (a ramp's steps, or null) and "queued".
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 
 from . import _slo, _units
 from ._histogram import Histogram
+from ._ramp import Knee, StepResult, knee
 from ._render import render
 from ._settings import RunSettings
 from ._timeline import Timeline
@@ -135,6 +137,8 @@ class Result:
     extra: dict[str, Any] = field(default_factory=dict)
     timeline: Timeline | None = None
     settings: RunSettings | None = None
+    steps: list[StepResult] | None = None
+    queued: int = 0
 
     # -- building -------------------------------------------------------------------
     @classmethod
@@ -180,6 +184,7 @@ class Result:
             sched_latency_p99_ns=_runtime_p99_ns(g.get("sched_latencies_seconds")),
         )  # fmt: skip
         tl = Timeline.from_core(report["timeline"]) if report.get("timeline") else None
+        steps = [StepResult.from_core(d, prec) for d in report.get("steps") or []] or None
         env = dict(environment, go_version=report["go_version"], gomaxprocs=report["gomaxprocs"])
         extra = {k: report[k] for k in report if k not in _CORE_KEYS}
         # What ran, as the core decoded it (falls back to what was sent).
@@ -193,6 +198,7 @@ class Result:
             stalls=report["stalls"], measured_s=report["measured_ns"] / 1e9,
             achieved_rate=report["achieved_rate"], interrupted=report["interrupted"], gc=gc,
             workers=workers, config=config, environment=env, extra=extra, timeline=tl,
+            steps=steps, queued=report.get("queued", 0),
         )  # fmt: skip
 
     # -- reading --------------------------------------------------------------------
@@ -210,8 +216,16 @@ class Result:
 
     @property
     def target_rate(self) -> float:
-        """The requested rate in requests/s (0: closed loop)."""
+        """The requested rate in requests/s (0: closed loop, or a ramp: see ``steps``)."""
         return float(self.config.get("rate") or 0.0)
+
+    def knee(self, percentile: float = 99.0, factor: float = 3.0) -> Knee | None:
+        """Where a ramp's tail broke (:class:`golat._ramp.Knee`: ``rate``, ``broken_at``,
+        ``reason``), None for a run without a ramp. A step is broken when it achieved less
+        than 95 % of its rate, or its P``percentile`` is more than ``factor`` times the
+        lowest of the steps before it; the knee is the rate of the step before the first
+        broken step that the next step confirms (docs/api.md, "Ramps and the knee")."""
+        return knee(self.steps, percentile, factor) if self.steps else None
 
     @property
     def overload(self) -> str | None:
@@ -310,6 +324,8 @@ class Result:
             ],
             "extra": self.extra,
             "timeline": self.timeline.to_dict() if self.timeline is not None else None,
+            "steps": [x.to_dict() for x in self.steps] if self.steps else None,
+            "queued": self.queued,
         }  # fmt: skip
 
     def to_json(self, indent: int | None = None) -> str:
@@ -351,6 +367,8 @@ class Result:
             config=d["config"], environment=d["environment"], extra=d.get("extra", {}),
             timeline=Timeline.from_dict(d["timeline"]) if d.get("timeline") else None,
             settings=RunSettings.from_dict(d["settings"]) if d.get("settings") else None,
+            steps=[StepResult.from_dict(x) for x in d["steps"]] if d.get("steps") else None,
+            queued=d.get("queued", 0),
         )  # fmt: skip
 
     def __repr__(self) -> str:
@@ -362,7 +380,7 @@ class Result:
 _CORE_KEYS = {
     "requests", "warmup_requests", "late_starts", "late_threshold_ns", "stalls", "measured_ns",
     "achieved_rate", "interrupted", "workers", "gc", "histograms", "counts_len", "precision",
-    "gomaxprocs", "go_version", "error", "timeline", "workload", "config",
+    "gomaxprocs", "go_version", "error", "timeline", "workload", "config", "steps", "queued",
 }  # fmt: skip
 
 

@@ -34,7 +34,6 @@ from ._params import (
     Bytes,
     Choice,
     Flag,
-    Float,
     Int,
     Kind,
     OrNone,
@@ -44,6 +43,7 @@ from ._params import (
     parse_ns,
     split_pairs,
 )  # fmt: skip
+from ._ramp import Ramp, RateKind
 from .errors import ConfigError
 
 DEFAULT_DURATION_S = 5.0
@@ -245,10 +245,12 @@ class RunSettings:
     and what is allowed). Units: durations in seconds, sizes in bytes (text such as
     ``"2GiB"`` is read too), rates in requests/s."""
 
-    rate: float | None = setting(
-        OrNone(Float(1 / 3600, 1e9), none_doc=0.0), None,
-        "requests/s, open loop (each request has an intended start); none: closed loop, "
-        "back to back")  # fmt: skip
+    rate: float | Ramp | None = setting(
+        RateKind(), None,
+        "requests/s, open loop (each request has an intended start); a ramp of rates in "
+        "steps (1000..20000/30s: one step a second, or 1000/10s,5000/10s; see golat.Ramp), "
+        "whose duration is the run's; none: closed loop, back to back",
+        core="custom")  # fmt: skip
     duration: float | None = setting(
         OrNone(Seconds(1, 3_600_000_000_000)), None,
         f"measured time after warm-up; default {DEFAULT_DURATION_S:g} s unless requests is given",
@@ -334,6 +336,15 @@ class RunSettings:
                     f"a real-time ({self.policy}) run needs a bounded duration: give duration= "
                     "(seconds), not only requests="
                 )
+        if isinstance(self.rate, Ramp):
+            if self.duration is not None and round(self.duration * 1e9) != self.rate.duration_ns:
+                got = format_ns_text(round(self.duration * 1e9))
+                raise ConfigError(
+                    f"rate {self.rate} lasts {format_ns_text(self.rate.duration_ns)}: leave "
+                    f"duration unset or give that (got {got})"
+                )
+            if self.requests is not None:
+                raise ConfigError(f"rate {self.rate} sets the run's duration: leave requests unset")
         if self.lock_os_thread is False and (self.cpus or self.policy or self.numa):
             raise ConfigError(
                 "cpus, policy and numa are set on each worker's OS thread, so they need "
@@ -440,6 +451,8 @@ class RunSettings:
     @property
     def planned_duration(self) -> float | None:
         """Measured seconds the run is planned for (None: until ``requests``)."""
+        if isinstance(self.rate, Ramp):
+            return self.rate.duration
         if self.duration is None and self.requests is not None:
             return None
         return self.duration if self.duration is not None else DEFAULT_DURATION_S
@@ -455,8 +468,12 @@ class RunSettings:
             if f.metadata["core"] == "direct":
                 kind: Kind = f.metadata["kind"]
                 doc[f.name + kind.wire_suffix] = kind.to_doc(getattr(self, f.name))
+        ramp = isinstance(self.rate, Ramp)
+        doc["rate"] = 0.0 if self.rate is None or ramp else self.rate
+        doc["rate_steps"] = self.rate.doc_steps() if ramp else None
         planned = self.planned_duration
-        doc["duration_ns"] = round(planned * 1e9) if planned is not None else 0
+        doc["duration_ns"] = self.rate.duration_ns if ramp else (
+            round(planned * 1e9) if planned is not None else 0)  # fmt: skip
         doc["requests"] = self.requests or 0
         doc["stall"] = self.stall.spec() if self.stall else None
         doc["timeline_ns"] = round(self.timeline * 1e9) if self.timeline else 0
@@ -483,7 +500,8 @@ class RunSettings:
         spec = {"threshold_bytes": self.gc_threshold or 0, "sample_ns": 1_000_000,
                 "min_gap_ns": 0, "max_wait_ns": 0}  # fmt: skip
         if self.rate:
-            period_ns = workers * 1e9 / self.rate
+            peak = self.rate.peak_rate if isinstance(self.rate, Ramp) else self.rate
+            period_ns = workers * 1e9 / peak
             spec["min_gap_ns"] = round(min(max(period_ns / 2, 10_000), 200_000))
             spec["max_wait_ns"] = 100_000_000
         return spec

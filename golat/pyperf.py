@@ -86,8 +86,9 @@ def bench_latency(
     if s.duration is None and s.requests is None:
         s = s.replace(duration=DEFAULT_DURATION_S)
     once = _runner_for(workload, s, py_options)
+    rate = float(getattr(s.rate, "mean_rate", s.rate) or 0.0)  # a ramp: its mean rate
     md = {"golat_stat": stat, "golat_which": which, "golat_workload": _describe(workload),
-          "golat_rate": float(s.rate or 0.0), "unit": "second"}  # fmt: skip
+          "golat_rate": rate, "unit": "second"}  # fmt: skip
     md.update(metadata or {})
     merged: list[Histogram] = []
 

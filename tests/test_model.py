@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 import golat
 from golat import _params, _settings, workloads
 from golat._comparison import Stage
+from golat._ramp import RateKind, Segment
 from golat._settings import RUN, THREAD, RunSettings
 from golat.errors import ConfigError
 
@@ -61,6 +62,15 @@ def kind_values(kind: _params.Kind, name: str = "") -> st.SearchStrategy:
     if type(kind).__name__ == "_CPUsKind":
         ids = st.lists(st.integers(0, 255), min_size=1, max_size=6, unique=True).map(tuple)
         return st.none() | st.sampled_from(["auto", "node:0", "node:3"]) | ids
+    if isinstance(kind, RateKind):
+        rate = kind_values(_params.Float(1 / 3600, 1e9))
+        seconds = lambda n: st.integers(n * 1_000_000, 600 * 10**9).map(lambda ns: ns / 1e9)  # noqa: E731
+        segment = st.integers(1, 5).flatmap(
+            lambda n: st.builds(Segment, rate, rate, seconds(n), st.just(n))
+            | st.builds(Segment, rate, rate, seconds(1), st.just(1))
+        )  # fmt: skip
+        ramp = st.lists(segment, min_size=1, max_size=4).map(lambda s: golat.Ramp(tuple(s)))
+        return st.none() | rate | ramp
     raise AssertionError(f"no strategy for {kind!r} ({name}): add one here")
 
 

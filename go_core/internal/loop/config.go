@@ -11,6 +11,7 @@ import (
 
 	"golat/go_core/internal/gcctl"
 	"golat/go_core/internal/gcmanage"
+	"golat/go_core/internal/sched"
 	"golat/go_core/internal/workload"
 )
 
@@ -37,6 +38,9 @@ type Config struct {
 	Managed *gcmanage.Config `json:"managed_gc,omitempty"`
 	// TimelineNs is the timeline's interval; 0 keeps no timeline.
 	TimelineNs int64 `json:"timeline_ns"`
+	// RateSteps is a ramp: each step's rate held for its duration, in turn (the warm-up
+	// runs at the first step's rate). DurationNs is then their sum, and Rate 0.
+	RateSteps []sched.Step `json:"rate_steps"`
 }
 
 // Stall pauses a worker for DurationNs inside the request it is serving, once every
@@ -79,6 +83,21 @@ func Parse(doc []byte) (Config, workload.Workload, error) {
 	case c.LateThresholdNs < 0:
 		return c, nil, fmt.Errorf("late_threshold_ns must be >= 0, got %d", c.LateThresholdNs)
 	}
+	if len(c.RateSteps) > 0 {
+		if err := sched.Check(c.RateSteps); err != nil {
+			return c, nil, err
+		}
+		var total int64
+		for _, st := range c.RateSteps {
+			total += st.DurationNs
+		}
+		switch {
+		case c.Rate != 0:
+			return c, nil, fmt.Errorf("give rate or rate_steps, not both (rate %v)", c.Rate)
+		case c.DurationNs != total || c.Requests != 0:
+			return c, nil, fmt.Errorf("with rate_steps, duration_ns must be the steps' total (%d) and requests 0, got %d and %d", total, c.DurationNs, c.Requests)
+		}
+	}
 	if s := c.Stall; s != nil && (s.EveryNs <= 0 || s.DurationNs <= 0 || s.DurationNs > maxNs) {
 		return c, nil, fmt.Errorf("stall needs every_ns > 0 and duration_ns in 1..%d, got %+v", maxNs, *s)
 	}
@@ -99,11 +118,14 @@ func Parse(doc []byte) (Config, workload.Workload, error) {
 	if err != nil {
 		return c, nil, err
 	}
-	if _, ok := wl.(workload.Pacer); ok && c.Rate != 0 {
+	if _, ok := wl.(workload.Pacer); ok && c.open() {
 		return c, nil, fmt.Errorf("this workload sets its own schedule (one wake-up per interval and worker); leave rate at 0")
 	}
-	if _, ok := wl.(workload.Sampler); ok && c.Rate != 0 {
+	if _, ok := wl.(workload.Sampler); ok && c.open() {
 		return c, nil, fmt.Errorf("this workload runs back to back for the whole run; leave rate at 0")
 	}
 	return c, wl, nil
 }
+
+// open says whether the run document gives arrivals a rate (or a ramp of rates).
+func (c *Config) open() bool { return c.Rate > 0 || len(c.RateSteps) > 0 }

@@ -14,6 +14,7 @@ import (
 	"golat/go_core/internal/gcctl"
 	"golat/go_core/internal/gcmanage"
 	"golat/go_core/internal/hist"
+	"golat/go_core/internal/sched"
 	"golat/go_core/internal/threadstat"
 	"golat/go_core/internal/workload"
 )
@@ -29,8 +30,10 @@ type Run struct {
 	team    *Team
 	ownTeam bool // a one-off team, closed when the run ends (else a pool's, released)
 
-	measureFrom int64        // clock ns where the measured window starts; set before t0
-	tlFreed     atomic.Int64 // the newest timeline interval drained (-1: none yet)
+	measureFrom int64           // clock ns where the measured window starts; set before t0
+	sched       *sched.Schedule // the arrivals (nil: closed loop); set before t0
+	stepSpans   [][2]int64      // a ramp's measured steps, [from, to) clock ns; set before t0
+	tlFreed     atomic.Int64    // the newest timeline interval drained (-1: none yet)
 
 	mu      sync.Mutex
 	t0      int64
@@ -78,6 +81,7 @@ type Report struct {
 	LateStarts      int64           `json:"late_starts"`
 	LateThresholdNs int64           `json:"late_threshold_ns"`
 	Stalls          int64           `json:"stalls"`
+	Queued          int64           `json:"queued"`
 	MeasuredNs      int64           `json:"measured_ns"`
 	AchievedRate    float64         `json:"achieved_rate"`
 	Interrupted     bool            `json:"interrupted"`
@@ -96,6 +100,8 @@ type Report struct {
 	GODEBUG         string          `json:"godebug"`        // as the runtime read it at start-up
 	// Classes splits latency by outcome (HTTP status ...) for workload.Classifier workloads.
 	Classes []ClassReport `json:"classes,omitempty"`
+	// Steps is a ramp's record, one entry per step (rate_steps only).
+	Steps []StepReport `json:"steps,omitempty"`
 	// WorkloadInfo is what a workload.RunReporter workload adds (server port, errors ...).
 	WorkloadInfo any `json:"workload_info,omitempty"`
 }
@@ -150,6 +156,13 @@ func start(doc []byte, team *Team) (*Run, error) {
 			return nil, err
 		}
 		w.thread = team.Info(i)
+		w.run, w.tlOn = r, cfg.TimelineNs > 0
+		if len(cfg.RateSteps) > 0 {
+			if w.steps, err = newStepStats(len(cfg.RateSteps), cfg.Precision); err != nil {
+				r.endTeam()
+				return nil, err
+			}
+		}
 		if cfg.TimelineNs > 0 {
 			if err := w.tl.init(cfg.Precision); err != nil {
 				r.endTeam()
@@ -283,6 +296,10 @@ func (r *Run) coordinate() {
 	// Every worker is set up; start them together a little in the future.
 	t0 := clock.Now() + 1_000_000
 	r.measureFrom = t0 + r.cfg.WarmupNs
+	r.sched = r.schedule(t0)
+	if len(r.cfg.RateSteps) > 0 {
+		r.stepSpans = r.sched.Steps(r.cfg.WarmupNs)
+	}
 	wallOffset := time.Now().UnixNano() - clock.Now()
 	for _, w := range r.workers {
 		w.tl.boundary = r.measureFrom + r.cfg.TimelineNs
@@ -355,12 +372,14 @@ func (r *Run) coordinate() {
 		rep.WarmupRequests += wr.WarmupRequests
 		rep.LateStarts += wr.LateStarts
 		rep.Stalls += wr.Stalls
+		rep.Queued += wr.Queued
 		rep.Histograms = append(rep.Histograms, "latency", "service", "start_delay")
 		if wr.Error != "" && rep.Error == "" {
 			rep.Error = wr.Error
 		}
 	}
 	rep.Classes = r.classReports()
+	rep.Steps = r.stepReports()
 	if rp, ok := r.wl.(workload.RunReporter); ok {
 		rep.WorkloadInfo = rp.RunReport()
 	}
@@ -403,6 +422,19 @@ func (r *Run) coordinate() {
 	r.t0 = t0
 	r.result = rep
 	r.mu.Unlock()
+}
+
+// schedule is the run's arrivals from t0: its rate or ramp, or a Pacer's own interval
+// (each worker wakes once per interval); nil for a closed loop.
+func (r *Run) schedule(t0 int64) *sched.Schedule {
+	c := &r.cfg
+	rate := c.Rate
+	if p, ok := r.wl.(workload.Pacer); ok {
+		rate = float64(c.Workers) * 1e9 / float64(p.PeriodNs())
+	} else if !c.open() {
+		return nil
+	}
+	return sched.New(t0, c.WarmupNs, rate, c.RateSteps, c.DurationNs)
 }
 
 // idleFor is how long until the first worker is due (<= 0: one is serving or late).

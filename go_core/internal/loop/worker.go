@@ -13,6 +13,7 @@ import (
 	"golat/go_core/internal/hist"
 	"golat/go_core/internal/numa"
 	"golat/go_core/internal/osthread"
+	"golat/go_core/internal/sched"
 	"golat/go_core/internal/threadstat"
 	"golat/go_core/internal/workload"
 )
@@ -39,6 +40,13 @@ type worker struct {
 	late     int64
 	stalls   int64
 	quota    int64 // measured requests this worker serves; 0: no limit
+	queued   int64 // measured requests due while their worker (or connection) was busy
+	served   int64 // requests completed, warm-up included (published to done every 64)
+	run      *Run
+	open     bool                // the run has a schedule (else closed loop)
+	tlOn     bool                // the run keeps a timeline
+	cl       workload.Classifier // nil unless the workload's requests have classes
+	steps    *stepStats          // nil unless the rate is a ramp
 	errMsg   string
 	// dueAt is the intended start of the next request while the worker waits for it,
 	// busy while it serves one, idleForever once it has stopped: the managed-GC
@@ -79,6 +87,7 @@ type WorkerReport struct {
 	WarmupRequests int64 `json:"warmup_requests"`
 	LateStarts     int64 `json:"late_starts"`
 	Stalls         int64 `json:"stalls"`
+	Queued         int64 `json:"queued"`
 	OutOfRange     int64 `json:"out_of_range"`
 	// Exact extremes (ns); the histograms hold them within their precision only.
 	LatencyMinNs int64  `json:"latency_min_ns"`
@@ -227,54 +236,47 @@ func (w *worker) loop(r *Run, req workload.Request, t0 int64) {
 	}
 	c := &r.cfg
 	pacer, _ := r.wl.(workload.Pacer)
-	open := c.Rate > 0 || pacer != nil
-	var period float64
-	switch {
-	case pacer != nil:
-		period = float64(pacer.PeriodNs()) // each worker wakes once per interval
-	case open:
-		period = float64(c.Workers) * 1e9 / c.Rate
-	}
-	var rng *rand.Rand
-	if c.Arrivals == "poisson" {
-		rng = rand.New(rand.NewPCG(c.Seed, uint64(w.id)+1))
-	}
-	measureFrom := t0 + c.WarmupNs
-	end := int64(math.MaxInt64)
-	if c.DurationNs > 0 {
-		end = measureFrom + c.DurationNs
-	}
-	// Each worker keeps its own schedule, phase-shifted so arrivals interleave.
-	next := float64(t0) + period*float64(w.id)/float64(c.Workers)
-	cl, _ := r.wl.(workload.Classifier)
-	var nextStall int64 = math.MaxInt64
-	if c.Stall != nil {
-		nextStall = measureFrom + c.Stall.EveryNs
-	}
-	timeline := c.TimelineNs > 0
-	// Only the managed-GC controller reads dueAt; an atomic store costs a few ns a request.
-	publish := c.Managed != nil
-	// Requests served, published to w.done for Poll every 64 requests (and at the end)
-	// rather than with an atomic add per request.
-	var served int64
+	w.open = r.sched != nil
+	w.cl, _ = r.wl.(workload.Classifier)
 	defer func() {
-		w.done.Store(served)
-		if !open {
+		w.done.Store(w.served)
+		if !w.open {
 			// Closed loop: every request starts when intended, so service time equals
 			// latency and start delay is 0; filled in once here instead of per request.
 			w.service.Merge(w.latency)
 			w.delay.RecordValues(0, w.measured)
 		}
 	}()
+	if d, ok := r.wl.(workload.Driver); ok {
+		clock.SpinUntil(t0)
+		w.sampleCPU()
+		d.Drive(w.id, &workload.Plan{Sched: r.sched, Stop: &r.stop, Seed: c.Seed,
+			Poisson: c.Arrivals == "poisson", End: w.end(r), Rec: w})
+		return
+	}
+	// Each worker is one stream of the schedule, phase-shifted so arrivals interleave.
+	var st *sched.Stream
+	if w.open {
+		var rng *rand.Rand
+		if c.Arrivals == "poisson" {
+			rng = rand.New(rand.NewPCG(c.Seed, uint64(w.id)+1))
+		}
+		st = r.sched.Stream(w.id, c.Workers, rng)
+	}
+	end := w.end(r)
+	var nextStall int64 = math.MaxInt64
+	if c.Stall != nil {
+		nextStall = r.measureFrom + c.Stall.EveryNs
+	}
+	// Only the managed-GC controller reads dueAt; an atomic store costs a few ns a request.
+	publish := c.Managed != nil
 	clock.SpinUntil(t0) // every worker starts at t0: nothing before it counts as warm-up
 	stopper, _ := r.wl.(workload.Stopper)
+	var prevDone int64
 	for !r.stop.Load() {
 		var intended, start int64
-		if open {
-			if rng != nil && served > 0 {
-				next += rng.ExpFloat64() * period
-			}
-			intended = int64(next)
+		if w.open {
+			intended = st.Next()
 			if intended >= end {
 				break
 			}
@@ -296,9 +298,6 @@ func (w *worker) loop(r *Run, req workload.Request, t0 int64) {
 				}
 				start = clock.SpinUntil(intended)
 			}
-			if rng == nil {
-				next += period
-			}
 		} else {
 			start = clock.Now()
 			if start >= end {
@@ -316,39 +315,70 @@ func (w *worker) loop(r *Run, req workload.Request, t0 int64) {
 		}
 		req()
 		done := clock.Now()
-		if served++; served&63 == 0 {
-			w.done.Store(served)
-		}
-		if done >= w.nextCPU {
-			w.sampleCPU()
-			w.nextCPU = done + cpuSampleNs
-		}
 		if stopper != nil && stopper.Stopped() {
 			r.stop.Store(true) // this request is still counted below
 		}
-		if intended < measureFrom {
-			w.warmup++
-			continue
+		class := -1
+		if w.cl != nil {
+			class = w.cl.LastClass(w.id)
 		}
-		w.latency.RecordValue(done - intended)
-		if timeline {
-			w.tl.record(r, done, done-intended)
-		}
-		if cl != nil {
-			w.recordClass(cl.LastClass(w.id), done-intended, c.Precision)
-		}
-		if open {
-			w.service.RecordValue(done - start)
-			w.delay.RecordValue(start - intended)
-			if start-intended > c.LateThresholdNs {
-				w.late++
-			}
-		}
-		w.measured++
-		if w.quota > 0 && w.measured >= w.quota {
+		// Queued: due while the worker was still busy with the one before.
+		queued := intended < prevDone
+		prevDone = done
+		if !w.Record(intended, start, done, class, queued) {
 			break
 		}
 	}
+}
+
+// end is when the worker's arrivals end (math.MaxInt64: at stop or quota only).
+func (w *worker) end(r *Run) int64 {
+	if r.cfg.DurationNs > 0 {
+		return r.measureFrom + r.cfg.DurationNs
+	}
+	return math.MaxInt64
+}
+
+// Record counts one completed request (workload.Recorder): the loop calls it after each
+// request, a workload.Driver for each request it completes, always on the worker's own
+// goroutine. It returns false once the worker's quota of measured requests is met.
+func (w *worker) Record(intended, start, done int64, class int, queued bool) bool {
+	r := w.run
+	if w.served++; w.served&63 == 0 {
+		w.done.Store(w.served)
+	}
+	if done >= w.nextCPU {
+		w.sampleCPU()
+		w.nextCPU = done + cpuSampleNs
+	}
+	if intended < r.measureFrom {
+		w.warmup++
+		return true
+	}
+	lat := done - intended
+	w.latency.RecordValue(lat)
+	if w.tlOn {
+		w.tl.record(r, done, lat)
+	}
+	if class >= 0 {
+		w.recordClass(class, lat, r.cfg.Precision)
+	}
+	late := false
+	if w.open {
+		w.service.RecordValue(done - start)
+		w.delay.RecordValue(start - intended)
+		if late = start-intended > r.cfg.LateThresholdNs; late {
+			w.late++
+		}
+	}
+	if queued {
+		w.queued++
+	}
+	if w.steps != nil {
+		w.steps.record(r.stepSpans, intended, done, lat, late, queued)
+	}
+	w.measured++
+	return w.quota == 0 || w.measured < w.quota
 }
 
 func (w *worker) recordClass(class int, latencyNs int64, precision int) {
@@ -366,7 +396,7 @@ func (w *worker) recordClass(class int, latencyNs int64, precision int) {
 func (w *worker) report() WorkerReport {
 	wr := WorkerReport{
 		ID: w.id, Requests: w.measured, WarmupRequests: w.warmup, LateStarts: w.late,
-		Stalls: w.stalls, Error: w.errMsg,
+		Stalls: w.stalls, Queued: w.queued, Error: w.errMsg,
 		OutOfRange:   w.latency.Overflow() + w.service.Overflow(),
 		LatencyMinNs: w.latency.Min(), LatencyMaxNs: w.latency.Max(),
 		ServiceMinNs: w.service.Min(), ServiceMaxNs: w.service.Max(),

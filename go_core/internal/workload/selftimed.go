@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 
 	"golat/go_core/internal/hist"
+	"golat/go_core/internal/sched"
 )
 
 // Pacer is a workload that keeps its own schedule and waits for each arrival itself, as a
@@ -44,4 +45,37 @@ type Placed interface {
 // Reporter is a workload with per-worker facts to report (ns per load, placement ...).
 type Reporter interface {
 	Report(id int) map[string]any
+}
+
+// Driver is a workload that keeps many requests in flight from one worker, each stream
+// (an HTTP connection) on its own schedule: an HTTP client multiplexing connections, as
+// wrk2 does. The loop calls Drive once per worker, on the worker's goroutine (its locked
+// thread, when locked), instead of calling a Request per arrival. Drive sends each
+// request at its intended start (or, when the stream is still busy then, as soon as it is
+// free) and reports every completed request to p.Rec, until the schedule ends, the run
+// stops or Rec returns false; then it returns.
+type Driver interface {
+	Drive(id int, p *Plan)
+}
+
+// Plan is a worker's share of a run, for a Driver.
+type Plan struct {
+	// Sched is the run's arrivals; nil for a closed loop (each stream sends its next
+	// request as soon as the one before completes). A Driver makes its streams with
+	// Sched.Stream(i, n, rng), i counted over the whole run's streams.
+	Sched   *sched.Schedule
+	Poisson bool   // arrivals are Poisson: each stream draws its gaps from rng
+	Seed    uint64 // the run's seed, for the streams' generators
+	End     int64  // monotonic ns when arrivals end (math.MaxInt64: at stop or quota)
+	Stop    *atomic.Bool
+	Rec     Recorder
+}
+
+// Recorder counts completed requests; a Driver calls it on the worker's goroutine only.
+type Recorder interface {
+	// Record counts one request: its intended start, actual start (the send) and
+	// completion, monotonic ns; its outcome class (-1: none); whether it queued (its
+	// intended start came while its stream was busy with the request before). False:
+	// the worker's quota is met, stop driving.
+	Record(intended, start, done int64, class int, queued bool) bool
 }
