@@ -367,7 +367,8 @@ def setup_http_client(ctx: Context) -> PairRun:
     rate = 1000.0 / (delay_ms + 0.1)
 
     def ours() -> Metrics:
-        r = golat.run(workloads.HTTP(target=addr), rate=rate, duration=seconds, warmup=0.2)
+        r = golat.run(workloads.HTTP(url=f"http://{addr}/"), rate=rate, duration=seconds,
+                      warmup=0.2)  # fmt: skip
         s, svc = r.summary(), r.summary("service")
         return {"p50": s["p50"], "p99": s["p99"], "service_p50": svc["p50"],
                 "rate": r.achieved_rate}  # fmt: skip
@@ -399,8 +400,8 @@ def setup_http_closed(ctx: Context) -> PairRun:
     addr = stack.enter_context(golat_serve("--workload", "noop", "--workers", "2"))
 
     def ours() -> Metrics:
-        r = golat.run(workloads.HTTP(target=addr, connections=n), workers=n, duration=seconds,
-                      warmup=0.2)  # fmt: skip
+        r = golat.run(workloads.HTTP(url=f"http://{addr}/", connections=n), workers=n,
+                      duration=seconds, warmup=0.2)  # fmt: skip
         s = r.summary()
         return {"p50": s["p50"], "p99": s["p99"], "rate": r.achieved_rate}
 

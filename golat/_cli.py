@@ -27,7 +27,9 @@ seconds, or ns for `ns`; sizes take KiB/MiB/GiB):
   timer:interval=200us[,method=go]        wake-up latency (clock_nanosleep or Go timer)
   jitter:threshold=10us                   busy loop recording its own gaps (like oslat)
   memchase:bytes=256MiB[,node=0]          dependent pointer chase over a placed buffer
-  http:path=/,handler=spin:ns=10us        HTTP to an in-process loopback server
+  http:url=http://127.0.0.1:8080/[,connections=1000]   HTTP to a server (loopback unless
+                                          --allow-remote); https with ca_file=PEM
+  http:url=/,handler=spin:ns=10us         HTTP to an in-process loopback server
 """
 
 DEFAULT_COMPARE_WORKLOAD = "alloc:size=1KiB,count=16,live_bytes=256MiB"
@@ -70,6 +72,7 @@ def _parser() -> Any:
                          epilog=EPILOG_WORKLOADS, formatter_class=raw)  # fmt: skip
     run.add_argument("workload", nargs="?", default="noop", help="workload (default: noop)")
     add_flags(run, (RUN, THREAD))
+    _workload_flags(run)
     _output_flags(run, hgrm=True)
     run.add_argument("--quiet", action="store_true", help="no progress line")
 
@@ -101,6 +104,7 @@ def _parser() -> Any:
     cmp.add_argument("--baseline", default=None, help="stage to compare with (default: first)")
     cmp.add_argument("--no-trace", action="store_true", help="do not set GODEBUG=gctrace=1")
     add_flags(cmp, (RUN, THREAD), defaults=_compare_preset(False))
+    _workload_flags(cmp)
     _output_flags(cmp, markdown=True)
     cmp.add_argument(
         "--slo-stage", default=None, help="stage the SLO is for (default: the last that ran; 'all')"
@@ -133,6 +137,37 @@ def _parser() -> Any:
     serve.add_argument("--json", metavar="FILE", help="write the final stats as JSON (- for "
                        "standard output)")  # fmt: skip
     return p
+
+
+def _workload_flags(p: Any) -> None:
+    """One flag per workload parameter declared with ``flag=True`` (``--connections``,
+    ``--allow-remote``), set on the workload given (see :func:`_workload`)."""
+    from ._params import Flag
+    from .workloads import flagged
+
+    g = p.add_argument_group("workload parameters (also written in the workload: "
+                             "http:url=...,connections=1000)")  # fmt: skip
+    for name, (kind, owners) in flagged().items():
+        flag, owner = "--" + name.replace("_", "-"), ", ".join(owners)
+        if isinstance(kind, Flag):
+            g.add_argument(flag, dest=f"wl_{name}", action="store_const", const=True,
+                           default=None, help=f"{owner}: set {name}")  # fmt: skip
+        else:
+            g.add_argument(flag, dest=f"wl_{name}", default=None, metavar="VALUE",
+                           help=f"{owner}: {name} ({kind.describe})")  # fmt: skip
+
+
+def _workload(args: Any) -> Any:
+    """The workload of a run or compare command line, with its flagged parameters set."""
+    from .workloads import flagged, parse, with_flags
+
+    wl = parse(args.workload)
+    values = {}
+    for name, (kind, _) in flagged().items():
+        v = getattr(args, f"wl_{name}", None)
+        if v is not None:
+            values[name] = v if isinstance(v, bool) else kind.from_text(f"--{name}", v)
+    return with_flags(wl, values)
 
 
 def _output_flags(p: Any, hgrm: bool = False, markdown: bool = False) -> None:
@@ -241,11 +276,10 @@ def _warnings_to_stderr() -> Any:
 def _cmd_run(args: Any) -> int:
     import shlex
 
-    from . import workloads
     from ._run import execute, prepare
     from ._settings import RUN, THREAD, RunSettings, from_flags
 
-    wl = workloads.parse(args.workload)
+    wl = _workload(args)
     settings = RunSettings(**from_flags(args, (RUN, THREAD)))
     _check_outputs(args)
     prep = prepare(wl, settings)
@@ -286,13 +320,12 @@ def _trial_line(done: int, total: int, trial: Any) -> str:
 
 
 def _cmd_compare(args: Any) -> int:
-    from . import workloads
     from ._compare import compare, resolve_stages
     from ._comparison import Stage
     from ._settings import RUN, THREAD, from_flags
     from .errors import ComparisonInterrupted
 
-    wl = workloads.parse(args.workload)
+    wl = _workload(args)
     _check_outputs(args)
     settings = _compare_preset(args.quick).replace(**from_flags(args, (RUN, THREAD)))
     stages: Any = args.stages

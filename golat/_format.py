@@ -74,10 +74,11 @@ def result_table(r: Result) -> str:
     if r.overload:
         lines.append("WARNING: " + r.overload)
     lines += ["", table(["", *HEADERS], rows), "", late]
-    if r.queued:
-        lines.append(f"queued: {plural(r.queued, 'request')} due while their worker or "
-                     "connection was still busy with the one before (the wait is in their "
-                     "latency)")  # fmt: skip
+    http = http_lines(r)
+    if r.queued and not http:
+        lines.append(f"queued: {plural(r.queued, 'request')} due while their worker was still "
+                     "busy with the one before (the wait is in their latency)")  # fmt: skip
+    lines += http
     lines.append(gc)
     lines.extend(step_lines(r))
     if g.managed:
@@ -94,6 +95,32 @@ def result_table(r: Result) -> str:
     if r.interrupted:
         lines.append("interrupted: the run was stopped before its end")
     return "\n".join(lines)
+
+
+def http_lines(r: Result) -> list[str]:
+    """The HTTP client's connections, errors by kind and queued requests."""
+    info = r.extra.get("workload_info") or {}
+    if "engine" not in info:
+        return []
+    n = info["connections"]
+    line = (f"HTTP client: {plural(n, 'connection')} ({info['engine']} engine"
+            f"{', TLS' if info.get('tls') else ''}) to {info['server']}, "
+            f"{plural(info['dials'], 'connect')}, {plural(info['errors'], 'error')}")  # fmt: skip
+    kinds = info.get("errors_by_kind") or {}
+    if kinds:
+        line += " (" + ", ".join(f"{k} {v:,}" for k, v in sorted(kinds.items())) + ")"
+    out = [line]
+    if info.get("first_error"):
+        out.append(f"first error: {info['first_error']}")
+    q = info.get("queued") or {}
+    if q.get("requests"):
+        out.append(
+            f"queued: {plural(q['requests'], 'request')} came due while their connection was "
+            f"busy, on {q['connections_with_queued']:,} of {n:,} connections (at most "
+            f"{q['max_per_connection']:,} on one); they waited, in their latency: more "
+            "connections would have sent them on time"
+        )
+    return out
 
 
 def step_lines(r: Result) -> list[str]:

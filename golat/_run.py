@@ -67,7 +67,7 @@ def prepare(
             f"a real-time ({plan.policy}:{plan.priority}) run needs a bounded duration: give "
             "duration= (seconds), not only requests="
         )
-    workload.check_run(workers=plan.workers)
+    workload.check_run(workers=plan.workers, settings=settings)
     check_node(workload)
     doc = settings.core_doc(workload.spec(), plan, runtime.default_memory_limit())
     return Prepared(workload, settings, doc, thread_notes(workload, plan))

@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from ._params import (
     Bytes,
     Choice,
+    Flag,
+    Float,
     Int,
     Kind,
     Nanos,
@@ -38,10 +41,16 @@ __all__ = [
 ]  # fmt: skip
 
 
-def param(kind: Kind, default: Any = dataclasses.MISSING, *, wire: str | None = None) -> Any:
+def param(kind: Kind, default: Any = dataclasses.MISSING, *, wire: str | None = None,
+          quiet: bool = False, flag: bool = False) -> Any:  # fmt: skip
     """Declare a workload parameter: its kind (unit, range) and default; ``wire`` names it in
-    the core's document when that name is not the parameter's (plus the kind's suffix)."""
-    return field(default=default, metadata={"kind": kind, "wire": wire})
+    the core's document when that name is not the parameter's (plus the kind's suffix);
+    ``quiet``: left out of the text form while it has its default (a parameter added to a
+    kind later, so the text golat printed before stays the same); ``flag``: ``golat run``
+    and ``golat compare`` also take it as a flag (``--connections 1000``), applied to a
+    workload that has it."""
+    return field(default=default, metadata={"kind": kind, "wire": wire, "quiet": quiet,
+                                            "flag": flag})  # fmt: skip
 
 
 def _physical_memory() -> int:
@@ -89,10 +98,12 @@ class Workload:
         return out
 
     def __str__(self) -> str:
-        """The text form, ``kind:key=value,...`` (every parameter that is not None);
-        :func:`parse` reads it back to an equal workload."""
-        args = [f"{name}={kind.to_text(getattr(self, name))}" for name, kind, _ in self.params()
-                if getattr(self, name) is not None]  # fmt: skip
+        """The text form, ``kind:key=value,...`` (every parameter that is not None, nor a
+        quiet one at its default); :func:`parse` reads it back to an equal workload."""
+        quiet = {f.name: f.default for f in dataclasses.fields(self) if f.metadata.get("quiet")}
+        args = [f"{name}={kind.to_text(v)}" for name, kind, _ in self.params()
+                if (v := getattr(self, name)) is not None
+                and not (name in quiet and v == quiet[name])]  # fmt: skip
         return f"{self.kind}:{','.join(args)}" if args else self.kind
 
     # -- behaviour --------------------------------------------------------------------
@@ -105,8 +116,9 @@ class Workload:
         """The non-allocating variant of this workload (itself when it does not allocate)."""
         return self
 
-    def check_run(self, *, workers: int) -> None:
-        """Refuse run settings this workload cannot honour (ConfigError); default: none."""
+    def check_run(self, *, workers: int, settings: Any = None) -> None:
+        """Refuse run settings this workload cannot honour (ConfigError); default: none.
+        ``settings``: the run's :class:`golat.RunSettings`."""
 
 
 @dataclass(frozen=True)
@@ -272,106 +284,397 @@ class _NestedWorkload(Kind):
         return self.check(label, from_spec(d))
 
 
-class _Paths(Kind):
-    """One URL path or a tuple of 1..64 (text: separated by ``;``; document: a list)."""
+def _escape(text: str, chars: str = "%;,") -> str:
+    """Percent-escape ``chars`` (and controls, spaces at the ends) for the text form."""
+    out = []
+    for i, c in enumerate(text):
+        edge = c == " " and (i == 0 or i == len(text) - 1)
+        out.append(f"%{ord(c):02X}" if c in chars or ord(c) < 0x20 or edge else c)
+    return "".join(out)
 
-    describe = "a path, or paths separated by ;"
 
-    def check(self, label: str, v: Any) -> str | tuple[str, ...]:
-        paths = (v,) if isinstance(v, str) else tuple(v) if isinstance(v, (list, tuple)) else ()
-        if not 1 <= len(paths) <= 64:
-            raise ConfigError(f"{label} must be one path or 1..64 paths, got {v!r}")
-        for p in paths:
-            if (
-                not isinstance(p, str) or not p.startswith("/") or ";" in p
-                or any(c <= " " or c == "\x7f" for c in p)
-            ):  # fmt: skip
-                raise ConfigError(
-                    f"{label} must start with '/' and have no spaces, ';' or control "
-                    f"characters, got {p!r}"
-                )
-        return paths[0] if len(paths) == 1 else paths
+def _unescape(text: str, label: str) -> str:
+    from urllib.parse import unquote
 
-    def to_text(self, v: str | tuple[str, ...]) -> str:
-        return v if isinstance(v, str) else ";".join(v)
+    if re.search(r"%(?![0-9A-Fa-f]{2})", text):
+        raise ConfigError(f"{label}: a % must start an escape like %3B, in {text!r}")
+    return unquote(text, errors="strict")
 
-    def from_text(self, label: str, text: str) -> str | tuple[str, ...]:
-        return self.check(label, tuple(text.split(";")))
 
-    def to_doc(self, v: str | tuple[str, ...]) -> list[str]:
+class _Seq(Kind):
+    """One item or a tuple of 1..64 (text: separated by ``;``; document: a list). The
+    item's own ``;`` and ``,`` are percent-escaped in text."""
+
+    noun = "item"
+    escaped = True
+
+    def item(self, label: str, v: Any) -> str:
+        raise NotImplementedError
+
+    def check(self, label: str, v: Any) -> Any:
+        items = (v,) if isinstance(v, str) else tuple(v) if isinstance(v, (list, tuple)) else ()
+        if not 1 <= len(items) <= 64:
+            raise ConfigError(f"{label} must be one {self.noun} or 1..64 {self.noun}s, got {v!r}")
+        items = tuple(self.item(label, x) for x in items)
+        self.across(label, items)
+        return items[0] if len(items) == 1 else items
+
+    def across(self, label: str, items: tuple[str, ...]) -> None:
+        """Checks across the items (ConfigError)."""
+
+    def to_text(self, v: Any) -> str:
+        items = (v,) if isinstance(v, str) else v
+        return ";".join(_escape(x) if self.escaped else x for x in items)
+
+    def from_text(self, label: str, text: str) -> Any:
+        parts = text.split(";")
+        return self.check(label, tuple(_unescape(p, label) if self.escaped else p for p in parts))
+
+    def to_doc(self, v: Any) -> list[str]:
         return [v] if isinstance(v, str) else list(v)
 
-    def from_doc(self, label: str, d: Any) -> str | tuple[str, ...]:
+    def from_doc(self, label: str, d: Any) -> Any:
         if not isinstance(d, list):
-            raise ConfigError(f"{label} must be a list of paths, got {d!r}")
+            raise ConfigError(f"{label} must be a list, got {d!r}")
         return self.check(label, tuple(d))
 
 
-_TARGET = Text(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]+):[0-9]{1,5}", "host:port")
+def _check_path(label: str, p: str) -> str:
+    if not isinstance(p, str) or not p.startswith("/") or any(c <= " " or c == "\x7f" for c in p):
+        raise ConfigError(f"{label}: a path must start with '/' and have no spaces or control "
+                          f"characters, got {p!r}")  # fmt: skip
+    return p
+
+
+class _URLs(_Seq):
+    """Where requests go: absolute ``http://`` / ``https://`` URLs of one origin (later ones
+    may be paths on the first's origin), or paths only, for the in-process server."""
+
+    noun = "url"
+    escaped = False
+    describe = "a URL or a path, or several separated by ;"
+
+    def item(self, label: str, u: Any) -> str:
+        if not isinstance(u, str) or ";" in u or "," in u:
+            raise ConfigError(f"{label}: {u!r} must be a URL or path without ';' or ',' (write "
+                              "them as %3B and %2C)")  # fmt: skip
+        if u.startswith("/"):
+            return _check_path(label, u)
+        from urllib.parse import urlsplit
+
+        try:
+            p = urlsplit(u)
+            p.port  # noqa: B018 - raises ValueError for a bad port
+        except ValueError as err:
+            raise ConfigError(f"{label}: cannot read {u!r} as a URL: {err}") from None
+        if p.scheme not in ("http", "https") or not p.hostname or p.username or p.fragment:
+            raise ConfigError(f"{label} must be http://host[:port]/path or https://..., or a "
+                              f"path, got {u!r}")  # fmt: skip
+        if p.port == 0:
+            raise ConfigError(f"{label}: port must be 1..65535, got {u!r}")
+        _check_path(label, (p.path or "/") + (f"?{p.query}" if p.query else ""))
+        return u
+
+    def across(self, label: str, items: tuple[str, ...]) -> None:
+        from urllib.parse import urlsplit
+
+        if items[0].startswith("/"):
+            if any(not u.startswith("/") for u in items):
+                raise ConfigError(f"{label}: paths for the in-process server, or a URL first; got "
+                                  f"{items!r}")  # fmt: skip
+            return
+        first = urlsplit(items[0])
+        for u in items[1:]:
+            p = urlsplit(u)
+            if not u.startswith("/") and (p.scheme, p.netloc) != (first.scheme, first.netloc):
+                raise ConfigError(f"{label}: every URL must have the first's scheme and host:port "
+                                  f"({first.scheme}://{first.netloc}), got {u!r}")  # fmt: skip
+
+
+class _Headers(Kind):
+    """Request headers, ``"Name: value"`` each (text: separated by ``;``, with ``;``, ``,``
+    and ``%`` in values percent-escaped)."""
+
+    describe = "headers 'Name: value', separated by ;"
+
+    def check(self, label: str, v: Any) -> tuple[str, ...]:
+        items = (v,) if isinstance(v, str) else tuple(v) if isinstance(v, (list, tuple)) else None
+        if items is None or len(items) > 64:
+            raise ConfigError(f"{label} must be 'Name: value' strings (at most 64), got {v!r}")
+        out = []
+        for h in items:
+            name, sep, value = h.partition(":") if isinstance(h, str) else ("", "", "")
+            value = value.strip(" \t")
+            if not sep or not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name):
+                raise ConfigError(f"{label}: a header must be 'Name: value' with a token name, "
+                                  f"got {h!r}")  # fmt: skip
+            if any((c < " " and c != "\t") or c == "\x7f" for c in value):
+                raise ConfigError(f"{label}: header {h!r} has a control character")
+            if name.lower() in ("content-length", "transfer-encoding"):
+                raise ConfigError(f"{label}: {name} is set by golat from the body")
+            out.append(f"{name}: {value}")
+        return tuple(out)
+
+    def to_text(self, v: tuple[str, ...]) -> str:
+        return ";".join(_escape(h) for h in v)
+
+    def from_text(self, label: str, text: str) -> tuple[str, ...]:
+        if not text.strip():
+            return ()
+        return self.check(label, tuple(_unescape(h, label) for h in text.split(";")))
+
+    def to_doc(self, v: tuple[str, ...]) -> list[str]:
+        return list(v)
+
+    def from_doc(self, label: str, d: Any) -> tuple[str, ...]:
+        if not isinstance(d, list):
+            raise ConfigError(f"{label} must be a list of 'Name: value', got {d!r}")
+        return self.check(label, tuple(d))
+
+
+class _Weights(Kind):
+    """None (requests cycle through the URLs) or one weight >= 0 per URL (text: ``3;1``)."""
+
+    describe = "weights separated by ; (one per URL), or none"
+    _one = Float(0.0, 1e9)
+
+    def check(self, label: str, v: Any) -> tuple[float, ...] | None:
+        if v is None:
+            return None
+        if not isinstance(v, (list, tuple)) or not 1 <= len(v) <= 64:
+            raise ConfigError(f"{label} must be None or 1..64 numbers >= 0, got {v!r}")
+        out = tuple(self._one.check(label, x) for x in v)
+        if sum(out) <= 0:
+            raise ConfigError(f"{label} must not all be 0, got {v!r}")
+        return out
+
+    def to_text(self, v: tuple[float, ...] | None) -> str:
+        return "none" if v is None else ";".join(self._one.to_text(x) for x in v)
+
+    def from_text(self, label: str, text: str) -> tuple[float, ...] | None:
+        if text.strip().lower() in ("none", ""):
+            return None
+        return self.check(label, tuple(self._one.from_text(label, x) for x in text.split(";")))
+
+    def to_doc(self, v: tuple[float, ...] | None) -> list[float]:
+        return [] if v is None else list(v)
+
+    def from_doc(self, label: str, d: Any) -> tuple[float, ...] | None:
+        if not isinstance(d, list):
+            raise ConfigError(f"{label} must be a list of numbers, got {d!r}")
+        return self.check(label, tuple(d)) if d else None
+
+
+_BODY_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+                       b"-_.~:/?#[]@!$&'()*+={}\"<>^`|\\")  # fmt: skip
+
+
+class _Body(Kind):
+    """Request body bytes, or None; text: percent-escaped bytes (``{"a":1}`` is
+    ``{"a":1}``, a space %20); document: base64 (Go's []byte)."""
+
+    describe = "bytes (text percent-escaped), or none"
+
+    def check(self, label: str, v: Any) -> bytes | None:
+        if v is None:
+            return None
+        if isinstance(v, str):
+            v = v.encode()
+        if not isinstance(v, (bytes, bytearray)) or len(v) > 64 << 20:
+            raise ConfigError(f"{label} must be bytes (at most 64 MiB) or None, got {v!r:.80}")
+        return bytes(v)
+
+    def to_text(self, v: bytes | None) -> str:
+        if v is None:
+            return "none"
+        return "".join(chr(b) if b in _BODY_SAFE else f"%{b:02X}" for b in v)
+
+    def from_text(self, label: str, text: str) -> bytes | None:
+        from urllib.parse import unquote_to_bytes
+
+        if text.strip().lower() == "none":
+            return None
+        if re.search(r"%(?![0-9A-Fa-f]{2})", text):
+            raise ConfigError(f"{label}: a % must start an escape like %20, in {text!r:.80}")
+        return self.check(label, unquote_to_bytes(text))
+
+    def to_doc(self, v: bytes | None) -> str | None:
+        import base64
+
+        return None if v is None else base64.b64encode(v).decode()
+
+    def from_doc(self, label: str, d: Any) -> bytes | None:
+        import base64
+        import binascii
+
+        if d is None:
+            return None
+        try:
+            return self.check(label, base64.b64decode(d, validate=True))
+        except (binascii.Error, TypeError, ValueError):
+            raise ConfigError(f"{label} must be base64 text or null, got {d!r:.80}") from None
+
+
+class _File(Kind):
+    """A readable file's path, or None (document: "" for None)."""
+
+    describe = "a file's path, or none"
+
+    def check(self, label: str, v: Any) -> str | None:
+        if v is None:
+            return None
+        if not isinstance(v, str) or not v or "," in v or ";" in v:
+            raise ConfigError(f"{label} must be a file's path (without ',' or ';'), got {v!r}")
+        if not os.path.isfile(v) or not os.access(v, os.R_OK):
+            raise ConfigError(f"{label}: {v!r} is not a readable file")
+        return v
+
+    def to_text(self, v: str | None) -> str:
+        return "none" if v is None else v
+
+    def from_text(self, label: str, text: str) -> str | None:
+        return None if text.strip().lower() in ("none", "") else self.check(label, text.strip())
+
+    def to_doc(self, v: str | None) -> str:
+        return v or ""
+
+    def from_doc(self, label: str, d: Any) -> str | None:
+        return None if d == "" else self.check(label, d)
+
+
+HTTP_ENGINES = ("auto", "blocking", "epoll", "netpoll")
 
 
 @dataclass(frozen=True)
 class HTTP(Workload):
-    """One HTTP/1.1 GET per request over keep-alive connections to a loopback server.
+    """HTTP/1.1 requests over keep-alive connections with wrk2's model of concurrency: to
+    any HTTP server (``url``), or to a ``net/http`` server golat starts in-process on
+    127.0.0.1 for the run (``url`` a path or paths; its handler runs ``handler`` and
+    answers ``body_bytes`` bytes, status 200 except on ``/status/NNN``, which answers NNN).
 
-    By default golat starts an in-process ``net/http`` server on 127.0.0.1 (port chosen by
-    the kernel) for the run and closes it at the end; its handler runs ``handler`` (any
-    golat workload, e.g. ``Spin(ns=20_000)``) and answers with ``body_bytes`` bytes, status
-    200 on every path except ``/status/NNN``, which answers NNN (200..599) after the same
-    work. ``path`` is one path or a tuple of paths that requests cycle through. With
-    ``target="127.0.0.1:PORT"`` the requests go to a server already running on this
-    machine instead (``golat serve``, nginx ...); only loopback targets are allowed.
+    - ``url``: one URL or several (one origin; later ones may be paths on it:
+      ``("http://127.0.0.1:8080/a", "/b")``), taken in turn by each connection or drawn
+      with ``weights`` (one per URL, seeded by the run's seed). A host that is not
+      loopback (127.0.0.0/8, ::1, localhost; no name is resolved to decide) is refused
+      unless ``allow_remote=True``. ``https://`` goes through Go's crypto/tls, the
+      handshake done when the connection opens (before the measured window); ``ca_file``:
+      trust the CAs in this PEM file instead of the system's.
+    - ``method``, ``headers`` (``"Name: value"`` strings), ``body`` (bytes) or
+      ``body_file`` (read when the run starts); Content-Length is golat's.
+    - ``connections`` (default: one per worker) are split among the run's workers; each
+      has its own schedule at rate/connections and one request in flight. A request whose
+      intended start comes while its connection is busy waits (the wait is in its
+      latency) and is counted as queued, per connection (``workload_info["queued"]``):
+      many queued requests mean the run needed more connections. ``engine``: ``blocking``
+      (one connection per worker, the thread sleeps in read(2)), ``epoll`` (an event loop
+      per worker: threads do not grow with connections), ``netpoll`` (a goroutine per
+      connection on Go's poller, for comparison), ``auto`` (blocking when connections
+      equal workers, else epoll).
+    - ``timeout`` (s) bounds each request, connecting included.
 
-    Connections and workers: a worker runs one request at a time, so a run has at most
-    ``workers`` requests in flight. ``connections`` (default: one per worker) keep-alive
-    connections form a pool; a request takes one, does one round trip and gives it back.
-    With fewer connections than workers, workers wait for a connection and the wait is in
-    their latency; more connections than workers is refused (they could never be busy).
-
-    Latency is from each request's intended start as usual, and the result splits it by
-    path and status code: :meth:`golat.Result.by_class` (``"200 GET /"``) and
-    :meth:`golat.Result.by_status` (status 0 = no response: refused, reset, timed out).
-    ``timeout`` (s) bounds each round trip.
+    Latency is from each request's intended start; the result splits it by URL and status
+    (:meth:`golat.Result.by_class`: ``"200 GET /"``; a request with no response is
+    ``"error KIND GET /"``, KIND one of refused, reset, timeout, closed, malformed, tls,
+    other, and counts as status 0 in :meth:`golat.Result.by_status`).
     """
 
-    path: str | tuple[str, ...] = param(_Paths(), "/", wire="paths")
-    body_bytes: int = param(Bytes(0, 64 << 20), 0)
-    handler: Workload = param(_NestedWorkload(), Noop())
-    connections: int | None = param(OrNone(Int(1, 4096), none_doc=0), None)
-    target: str | None = param(OrNone(_TARGET, none_doc=""), None)
-    timeout: float = param(Seconds(1, 3_600_000_000_000), 10.0)
+    url: str | tuple[str, ...] = param(_URLs(), "/", wire="urls")
+    weights: tuple[float, ...] | None = param(_Weights(), None)
+    method: str = param(Text(r"[A-Z][A-Z0-9_-]{0,19}", "an upper-case method like GET or POST"),
+                        "GET", quiet=True)  # fmt: skip
+    headers: tuple[str, ...] = param(_Headers(), (), quiet=True)
+    body: bytes | None = param(_Body(), None)
+    body_file: str | None = param(_File(), None)
+    body_bytes: int = param(Bytes(0, 64 << 20), 0, quiet=True)
+    handler: Workload = param(_NestedWorkload(), Noop(), quiet=True)
+    connections: int | None = param(OrNone(Int(1, 100_000), none_doc=0), None, flag=True)
+    engine: str = param(Choice(HTTP_ENGINES), "auto", quiet=True)
+    ca_file: str | None = param(_File(), None)
+    allow_remote: bool = param(Flag(), False, quiet=True, flag=True)
+    timeout: float = param(Seconds(1, 3_600_000_000_000), 10.0, quiet=True)
     kind: ClassVar[str] = "http"
 
     def _check(self) -> None:
-        if self.target is not None:
-            host = self.target.rpartition(":")[0]
-            port = int(self.target.rpartition(":")[2])
-            if not 1 <= port <= 65535:
-                raise ConfigError(f"HTTP(target) port must be in 1..65535, got {self.target!r}")
-            if not is_loopback(host):
-                raise ConfigError(
-                    f"HTTP(target) {self.target!r} is not a loopback address; golat only "
-                    "drives servers on this machine (127.0.0.1, [::1], localhost)"
-                )
+        from urllib.parse import urlsplit
 
-    def check_run(self, *, workers: int) -> None:
-        if self.connections is not None and self.connections > workers:
+        if self.weights is not None and len(self.weights) != len(self.urls):
+            raise ConfigError(f"HTTP(weights) needs one weight per URL ({len(self.urls)}), got "
+                              f"{len(self.weights)}")  # fmt: skip
+        if self.body is not None and self.body_file is not None:
+            raise ConfigError("HTTP: give body or body_file, not both")
+        first = self.urls[0]
+        if first.startswith("/"):
+            if self.ca_file or self.allow_remote:
+                raise ConfigError("HTTP(ca_file, allow_remote) are for a url "
+                                  "(http://host:port/...), not the in-process server")  # fmt: skip
+            return
+        if self.handler != Noop() or self.body_bytes:
+            raise ConfigError("HTTP(handler, body_bytes) configure the in-process server; with "
+                              f"url={first!r} the server is yours: leave them unset")  # fmt: skip
+        p = urlsplit(first)
+        if p.scheme == "http" and self.ca_file:
+            raise ConfigError(f"HTTP(ca_file) is for https URLs, got {first!r}")
+        if not self.allow_remote and not is_loopback(p.hostname or ""):
             raise ConfigError(
-                f"HTTP(connections={self.connections}) > workers={workers}: a worker has one "
-                f"request in flight, so at most {workers} connections could be busy; "
-                f"use workers={self.connections}"
+                f"HTTP(url) host {p.hostname!r} is not a loopback address; golat drives only "
+                "servers on this machine (127.0.0.1, [::1], localhost) unless allowed: "
+                "allow_remote=True (--allow-remote)"
             )
 
+    def check_run(self, *, workers: int, settings: Any = None) -> None:
+        n = self.connections or workers
+        if n < workers:
+            raise ConfigError(
+                f"HTTP(connections={n}) < workers={workers}: each worker drives connections of "
+                f"its own; use workers <= {n}"
+            )
+        if self.engine == "blocking" and n != workers:
+            raise ConfigError(
+                f"HTTP(engine='blocking') has one connection per worker: connections={n} needs "
+                f"workers={n} (or engine='epoll')"
+            )
+        if settings is not None and settings.stall is not None and self.engine == "netpoll":
+            raise ConfigError("stall pauses the worker's thread; the netpoll engine's "
+                              "connections run on goroutines of their own: use another "
+                              "engine")  # fmt: skip
+
     @property
-    def paths(self) -> tuple[str, ...]:
-        """The request paths, in the order requests cycle through them."""
-        return (self.path,) if isinstance(self.path, str) else self.path
+    def urls(self) -> tuple[str, ...]:
+        """The request URLs (or paths), in the order connections take them."""
+        return (self.url,) if isinstance(self.url, str) else self.url
+
+    @property
+    def in_process(self) -> bool:
+        """Whether the requests go to a server golat starts for the run."""
+        return self.urls[0].startswith("/")
 
 
 _BY_NAME: dict[str, type[Workload]] = {
     cls.kind: cls
     for cls in (Noop, Spin, Alloc, PooledAlloc, Syscall, Timer, Jitter, MemChase, HTTP)
 }
+
+
+def flagged() -> dict[str, tuple[Kind, list[str]]]:
+    """The parameters declared with ``flag=True``: name -> (kind, the workload kinds that
+    have it). ``golat run`` / ``golat compare`` give each a flag."""
+    out: dict[str, tuple[Kind, list[str]]] = {}
+    for cls in _BY_NAME.values():
+        for f in dataclasses.fields(cls):
+            if f.metadata.get("flag"):
+                out.setdefault(f.name, (f.metadata["kind"], []))[1].append(cls.kind)
+    return out
+
+
+def with_flags(w: Workload, values: dict[str, Any]) -> Workload:
+    """``w`` with flagged parameters set (ConfigError when ``w`` has no such parameter)."""
+    names = {name for name, _, _ in w.params()}
+    for name in values:
+        if name not in names:
+            kinds_ = flagged().get(name, (None, []))[1]
+            raise ConfigError(f"--{name.replace('_', '-')} is a parameter of the "
+                              f"{', '.join(kinds_) or '?'} workload, not of {w.kind}")  # fmt: skip
+    return dataclasses.replace(w, **values) if values else w
 
 
 def kinds() -> dict[str, type[Workload]]:
@@ -452,5 +755,5 @@ EXAMPLES = {
     "pooled_alloc": "pooled_alloc:size=1KiB,count=16,live_bytes=256MiB",
     "syscall": "syscall:pipe", "timer": "timer:interval=200us,method=go",
     "jitter": "jitter:threshold=10us", "memchase": "memchase:bytes=256MiB,node=0",
-    "http": "http:path=/,handler=spin:ns=10us,connections=4",
+    "http": "http:url=http://127.0.0.1:8080/,connections=100",
 }  # fmt: skip

@@ -14,7 +14,7 @@ import pytest
 
 import golat
 from golat import workloads
-from golat._cli import _parser
+from golat._cli import _parser, _workload
 from golat._settings import RUN, THREAD, RunSettings, from_flags
 from golat.errors import OverloadWarning
 
@@ -77,7 +77,8 @@ def _reparse(header: str, command: str) -> tuple[object, RunSettings]:
     ["spin:ns=2000", "--rate", "1000", "--duration", "0.1s"],
     ["timer:interval=1ms", "--duration", "100ms", "--cpus", "0"],
     ["alloc:size=1KiB,count=2", "--requests", "50", "--gc", "managed", "--gc-threshold", "64MiB"],
-    ["http:path=/a;/b,handler=spin:ns=1us", "--requests", "20", "--stall", "50ms:1ms"],
+    ["http:url=/a;/b,handler=spin:ns=1us", "--requests", "20", "--stall", "50ms:1ms"],
+    ["http:url=/a", "--connections", "4", "--requests", "20"],
 ])  # fmt: skip
 def test_the_run_header_pastes_back(argv):
     p = golat_cmd("run", *argv)
@@ -85,7 +86,7 @@ def test_the_run_header_pastes_back(argv):
     header = p.stdout.splitlines()[0]
     wl, settings = _reparse(header, "run")
     args = _parser().parse_args(["run", *argv])
-    assert wl == workloads.parse(args.workload)
+    assert wl == _workload(args)  # the workload with its flags (--connections) applied
     assert settings == RunSettings(**from_flags(args, (RUN, THREAD)))
 
 

@@ -51,9 +51,16 @@ def kind_values(kind: _params.Kind, name: str = "") -> st.SearchStrategy:
         return st.sampled_from(TEXT_EXAMPLES[name])
     if type(kind).__name__ == "_NestedWorkload":
         return st.deferred(lambda: st.one_of([workload_of(c) for c in NESTABLE]))
-    if type(kind).__name__ == "_Paths":
-        path = st.from_regex(r"/[a-z0-9/._-]{0,12}", fullmatch=True)
-        return path | st.lists(path, min_size=2, max_size=4).map(tuple)
+    if type(kind).__name__ == "_URLs":
+        return urls(external=False)
+    if type(kind).__name__ == "_Headers":
+        return st.lists(HEADER, max_size=4).map(tuple)
+    if type(kind).__name__ == "_Weights":
+        return st.none() | st.lists(st.floats(1e-3, 1e9), min_size=1, max_size=4).map(tuple)
+    if type(kind).__name__ == "_Body":
+        return st.none() | st.binary(max_size=64)
+    if type(kind).__name__ == "_File":
+        return st.none() | st.just(__file__)  # a readable file wherever the tests run
     if type(kind).__name__ == "_StallKind":
         sec = _params.Seconds(1, 3_600_000_000_000)
         return st.none() | st.builds(golat.Stall, kind_values(sec), kind_values(sec))
@@ -74,8 +81,58 @@ def kind_values(kind: _params.Kind, name: str = "") -> st.SearchStrategy:
     raise AssertionError(f"no strategy for {kind!r} ({name}): add one here")
 
 
+PATH = st.from_regex(r"/[a-z0-9/._%?=&-]{0,12}", fullmatch=True)
+# Header values with the text form's separators and escapes in them.
+HEADER = st.builds(
+    "{}: {}".format, st.from_regex(r"[A-Za-z0-9!#$&'*+.^_`|~-]{1,12}", fullmatch=True),
+    st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7e), max_size=16).map(str.strip),
+)  # fmt: skip
+HOSTS = ["127.0.0.1", "localhost", "[::1]", "127.3.4.5"]
+REMOTE_HOSTS = ["example.com", "10.1.2.3", "[2001:db8::1]"]
+
+
+def urls(external: bool, remote: bool = False, scheme: str = "http") -> st.SearchStrategy:
+    """One URL (or path) or a tuple of them, as HTTP(url=) takes."""
+    if not external:
+        return PATH | st.lists(PATH, min_size=2, max_size=4).map(tuple)
+    host = st.sampled_from(HOSTS + (REMOTE_HOSTS if remote else []))
+    port = st.none() | st.integers(1, 65535)
+    origin = st.builds(lambda h, p: f"{scheme}://{h}" + (f":{p}" if p else ""), host, port)
+    first = st.builds(lambda o, p: o + p, origin, PATH | st.just(""))
+    rest = st.lists(PATH, max_size=3)
+    return st.builds(lambda f, r: (f, *r) if r else f, first, rest)
+
+
+@st.composite
+def http_workloads(draw) -> workloads.HTTP:
+    """Valid HTTP workloads: an in-process server's paths, or URLs of a server (https with
+    a CA file, remote hosts when allowed)."""
+    kinds = {name: kind for name, kind, _ in workloads.HTTP.params()}
+
+    def value(name: str):
+        return draw(kind_values(kinds[name], name))
+
+    kw = {n: value(n) for n in ("method", "headers", "connections", "engine", "timeout")}
+    body = draw(st.sampled_from(["body", "body_file", None]))
+    if body:
+        kw[body] = value(body)
+    external = draw(st.booleans())
+    if external:
+        kw["allow_remote"] = value("allow_remote")
+        scheme = draw(st.sampled_from(["http", "https"]))
+        kw["url"] = draw(urls(True, kw["allow_remote"], scheme))
+        if scheme == "https":
+            kw["ca_file"] = value("ca_file")
+    else:
+        kw.update(url=value("url"), handler=value("handler"), body_bytes=value("body_bytes"))
+    n = 1 if isinstance(kw["url"], str) else len(kw["url"])
+    if draw(st.booleans()):
+        kw["weights"] = tuple(draw(st.lists(st.floats(1e-3, 1e9), min_size=n, max_size=n)))
+    return workloads.HTTP(**kw)
+
+
 TEXT_EXAMPLES = {
-    "target": ["127.0.0.1:8080", "localhost:80", "[::1]:443"],
+    "method": ["GET", "POST", "HEAD", "PROPFIND"],
     "policy": ["fifo:1", "fifo:80", "rr:99"],
     "numa": ["local", "interleave", "bind:0", "bind:2"],
 }
@@ -83,6 +140,8 @@ NESTABLE = [c for c in workloads.kinds().values() if c is not workloads.HTTP]
 
 
 def workload_of(cls: type[workloads.Workload]) -> st.SearchStrategy:
+    if cls is workloads.HTTP:
+        return http_workloads()
     fields = {name: kind_values(kind, name) for name, kind, _ in cls.params()}
     return st.builds(cls, **fields)
 

@@ -161,8 +161,7 @@ def test_server_stop_leaves_no_goroutines():
 
 def test_http_workload_drives_a_server():
     with Server(handler=Spin(ns=1_000)) as s:
-        r = golat.run(HTTP(target=f"127.0.0.1:{s.port}", path=("/", "/status/404")),
-                      requests=40)  # fmt: skip
+        r = golat.run(HTTP(url=(f"http://127.0.0.1:{s.port}/", "/status/404")), requests=40)
         info = r.extra["workload_info"]
         assert not info["in_process_server"] and info["errors"] == 0
         assert {c: h.count for c, h in r.by_status().items()} == {200: 20, 404: 20}

@@ -250,8 +250,14 @@ func (w *worker) loop(r *Run, req workload.Request, t0 int64) {
 	if d, ok := r.wl.(workload.Driver); ok {
 		clock.SpinUntil(t0)
 		w.sampleCPU()
+		due := func(int64) {}
+		if c.Managed != nil {
+			due = func(t int64) { w.dueAt.Store(t) }
+		}
 		d.Drive(w.id, &workload.Plan{Sched: r.sched, Stop: &r.stop, Seed: c.Seed,
-			Poisson: c.Arrivals == "poisson", End: w.end(r), Rec: w})
+			Poisson: c.Arrivals == "poisson", End: w.end(r), Rec: w, Due: due,
+			Wait:  func(t int64) (int64, bool) { return w.waitUntil(r, t) },
+			Stall: w.staller(r)})
 		return
 	}
 	// Each worker is one stream of the schedule, phase-shifted so arrivals interleave.
@@ -264,10 +270,7 @@ func (w *worker) loop(r *Run, req workload.Request, t0 int64) {
 		st = r.sched.Stream(w.id, c.Workers, rng)
 	}
 	end := w.end(r)
-	var nextStall int64 = math.MaxInt64
-	if c.Stall != nil {
-		nextStall = r.measureFrom + c.Stall.EveryNs
-	}
+	stall := w.staller(r)
 	// Only the managed-GC controller reads dueAt; an atomic store costs a few ns a request.
 	publish := c.Managed != nil
 	clock.SpinUntil(t0) // every worker starts at t0: nothing before it counts as warm-up
@@ -289,14 +292,10 @@ func (w *worker) loop(r *Run, req workload.Request, t0 int64) {
 					break
 				}
 			} else {
-				now := clock.Now()
-				if gap := intended - now; gap > sleepAbove {
-					time.Sleep(time.Duration(gap - sleepMargin))
-					if r.stop.Load() {
-						break
-					}
+				var ok bool
+				if start, ok = w.waitUntil(r, intended); !ok {
+					break
 				}
-				start = clock.SpinUntil(intended)
 			}
 		} else {
 			start = clock.Now()
@@ -308,11 +307,7 @@ func (w *worker) loop(r *Run, req workload.Request, t0 int64) {
 		if publish {
 			w.dueAt.Store(busy)
 		}
-		if start >= nextStall {
-			w.stalls++
-			nextStall += c.Stall.EveryNs
-			clock.SpinUntil(start + c.Stall.DurationNs)
-		}
+		stall(start)
 		req()
 		done := clock.Now()
 		if stopper != nil && stopper.Stopped() {
@@ -327,6 +322,36 @@ func (w *worker) loop(r *Run, req workload.Request, t0 int64) {
 		prevDone = done
 		if !w.Record(intended, start, done, class, queued) {
 			break
+		}
+	}
+}
+
+// waitUntil waits for an intended start t: it sleeps when t is far, then spins; false
+// when the run stopped during the sleep.
+func (w *worker) waitUntil(r *Run, t int64) (int64, bool) {
+	now := clock.Now()
+	if gap := t - now; gap > sleepAbove {
+		time.Sleep(time.Duration(gap - sleepMargin))
+		if r.stop.Load() {
+			return now, false
+		}
+	}
+	return clock.SpinUntil(t), true
+}
+
+// staller is the run's stall injection for this worker: called with each request's start,
+// it pauses the worker (a spin) once every stall interval of the measured window.
+func (w *worker) staller(r *Run) func(start int64) {
+	s := r.cfg.Stall
+	if s == nil {
+		return func(int64) {}
+	}
+	next := r.measureFrom + s.EveryNs
+	return func(start int64) {
+		if start >= next {
+			w.stalls++
+			next += s.EveryNs
+			clock.SpinUntil(start + s.DurationNs)
 		}
 	}
 }

@@ -69,6 +69,16 @@ type Plan struct {
 	End     int64  // monotonic ns when arrivals end (math.MaxInt64: at stop or quota)
 	Stop    *atomic.Bool
 	Rec     Recorder
+	// Wait waits until the monotonic time t as the loop waits for an arrival (a sleep,
+	// then a spin for the last stretch) and returns the time it saw; false when the run
+	// stopped first.
+	Wait func(t int64) (now int64, ok bool)
+	// Stall injects the run's stall (the stall setting) when its time has come: call it
+	// with the actual start of each request, on the worker's goroutine.
+	Stall func(start int64)
+	// Due tells the managed-GC controller when the worker's next request is due while it
+	// has none in flight (0: busy from now), so a collection can go in the gap.
+	Due func(t int64)
 }
 
 // Recorder counts completed requests; a Driver calls it on the worker's goroutine only.
