@@ -21,7 +21,7 @@ from typing import Any
 
 from . import _gctrace, _slo, _stats, _units
 from ._render import render
-from ._result import Result, _json_default
+from ._result import Result, _json_default, read_versioned
 from ._settings import RunSettings
 from .errors import ConfigError, SLOViolation
 
@@ -362,19 +362,7 @@ class Comparison:
     @classmethod
     def from_json(cls, text: str) -> Comparison:
         """Read :meth:`to_json`'s output back (results, traces and all)."""
-        try:
-            d = json.loads(text)
-        except (TypeError, ValueError) as err:
-            raise ConfigError(f"not a golat comparison: {err}") from err
-        if not isinstance(d, dict) or d.get("format") != FORMAT:
-            raise ConfigError("not a golat comparison (no 'format': 'golat-comparison')")
-        if d.get("version") not in READS:
-            raise ConfigError(f"golat comparison version {d.get('version')!r} is not supported "
-                              f"(this golat reads versions {READS})")  # fmt: skip
-        try:
-            return cls._from_dict(d)
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
-            raise ConfigError(f"golat comparison is malformed: {type(err).__name__} {err}") from err
+        return read_versioned(text, FORMAT, READS, "golat comparison", cls._from_dict)
 
     @classmethod
     def _from_dict(cls, d: dict[str, Any]) -> Comparison:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import numpy as np
 
@@ -32,6 +32,8 @@ FORMAT = "golat-result"
 VERSION = 3
 READS = (1, 2, 3)
 OVERLOAD_FRACTION = 0.95  # below this share of the target rate a run is overloaded
+
+T = TypeVar("T")
 
 PERCENTILES = (50.0, 90.0, 99.0, 99.9, 99.99)
 
@@ -333,19 +335,8 @@ class Result:
 
     @classmethod
     def from_json(cls, text: str) -> Result:
-        try:
-            d = json.loads(text)
-        except (TypeError, ValueError) as err:
-            raise ConfigError(f"not a golat result: {err}") from err
-        if not isinstance(d, dict) or d.get("format") != FORMAT:
-            raise ConfigError("not a golat result (no 'format': 'golat-result')")
-        if d.get("version") not in READS:
-            raise ConfigError(f"golat result version {d.get('version')!r} is not supported "
-                              f"(this golat reads versions {READS})")  # fmt: skip
-        try:
-            return cls._from_dict(d)
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
-            raise ConfigError(f"golat result is malformed: {type(err).__name__} {err}") from err
+        """Read :meth:`to_json`'s output back (any version in ``READS``)."""
+        return read_versioned(text, FORMAT, READS, "golat result", cls._from_dict)
 
     @classmethod
     def _from_dict(cls, d: dict[str, Any]) -> Result:
@@ -382,6 +373,26 @@ _CORE_KEYS = {
     "achieved_rate", "interrupted", "workers", "gc", "histograms", "counts_len", "precision",
     "gomaxprocs", "go_version", "error", "timeline", "workload", "config", "steps", "queued",
 }  # fmt: skip
+
+
+def read_versioned(text: str, fmt: str, reads: tuple[int, ...], what: str,
+                   build: Callable[[dict[str, Any]], T]) -> T:  # fmt: skip
+    """Decode a versioned JSON document (``{"format": fmt, "version": v, ...}``) with
+    ``build``; anything wrong with it (not JSON, another format, a version not in ``reads``,
+    a missing or ill-typed field) is a ConfigError that says which."""
+    try:
+        d = json.loads(text)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"not a {what}: {err}") from err
+    if not isinstance(d, dict) or d.get("format") != fmt:
+        raise ConfigError(f"not a {what} (no 'format': '{fmt}')")
+    if d.get("version") not in reads:
+        raise ConfigError(f"{what} version {d.get('version')!r} is not supported "
+                          f"(this golat reads versions {reads})")  # fmt: skip
+    try:
+        return build(d)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
+        raise ConfigError(f"{what} is malformed: {type(err).__name__} {err}") from err
 
 
 def _runtime_p99_ns(h: dict[str, Any] | None) -> float:
