@@ -109,6 +109,10 @@ def http_lines(r: Result) -> list[str]:
     kinds = info.get("errors_by_kind") or {}
     if kinds:
         line += " (" + ", ".join(f"{k} {v:,}" for k, v in sorted(kinds.items())) + ")"
+    pr = r.extra.get("process") or {}
+    if pr:
+        line += (f"; process: {pr['threads']} threads, peak RSS "
+                 f"{format_bytes(pr['max_rss_bytes'])}, CPU {pr['cpu_s']:.2f} s")  # fmt: skip
     out = [line]
     if info.get("first_error"):
         out.append(f"first error: {info['first_error']}")

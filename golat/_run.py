@@ -105,8 +105,10 @@ def execute(
     the pool to run on. A run that fell short of its rate warns (:class:`OverloadWarning`).
     """
     doc = dict(prep.doc, pool=pool) if pool is not None else prep.doc
+    cpu = _cpu_s()
     with _pmqos.cpu_dma_latency(prep.settings.cpu_dma_latency):
         result = _execute(doc, progress, keep_on_interrupt)
+    result.extra["process"] = process_facts(cpu)
     result.settings = prep.settings
     result.extra.update(prep.notes)
     if prep.settings.cpu_dma_latency is not None:
@@ -118,6 +120,30 @@ def execute(
     if result.overload is not None:
         warnings.warn(OverloadWarning(result.overload), stacklevel=warn_stacklevel)
     return result
+
+
+def _cpu_s() -> float:
+    import resource
+
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+def process_facts(cpu_before: float) -> dict[str, Any]:
+    """The process after a run: OS threads now (the Go runtime keeps the threads it
+    made, so this is its peak), peak resident memory (bytes, since the process started)
+    and CPU time the run took (s, every thread of the process, poll loop included)."""
+    import resource
+
+    threads = -1
+    try:
+        with open("/proc/self/status") as f:
+            threads = next(int(x.split()[1]) for x in f if x.startswith("Threads:"))
+    except (OSError, StopIteration, ValueError):
+        pass
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return {"threads": threads, "max_rss_bytes": ru.ru_maxrss * 1024,
+            "cpu_s": round(ru.ru_utime + ru.ru_stime - cpu_before, 3)}  # fmt: skip
 
 
 def _execute(doc: dict[str, Any], progress: Progress | None, keep_on_interrupt: bool) -> Result:
