@@ -127,13 +127,44 @@ def plot_comparison(c: Comparison, path: str | os.PathLike[str]) -> Path:
     return out
 
 
+def _steps(ax: Any, r: Result) -> None:
+    """A ramp: each step's latency percentiles against its offered rate, the achieved rate
+    on the right axis, the knee marked."""
+    steps = r.steps or []
+    x = np.arange(len(steps))
+    for p, style in ((50, "-"), (99, "-"), (99.9, "--")):
+        y = np.array([s.percentile(p) for s in steps]) / 1e3
+        ax.plot(x, y, style, marker=".", label=f"P{p:g}")
+    ax.set_yscale("log")
+    ax.set_ylabel("latency of the step's requests (µs, log)")
+    ax.set_xticks(x)
+    ax.set_xticklabels([f"{s.rate:,.0f}" for s in steps], rotation=60, fontsize=7)
+    ax.set_xlabel("offered rate of the step (req/s)")
+    kn = r.knee()
+    if kn is not None and kn.broken_at is not None:
+        ax.axvline(kn.broken_at - 0.5, color="red", alpha=0.5)
+        said = f"knee {kn.rate:,.0f} req/s" if kn.rate is not None else "broken at once"
+        ax.text(kn.broken_at - 0.45, 0.95, said, color="red", transform=ax.get_xaxis_transform(),
+                va="top", fontsize=8)  # fmt: skip
+    right = ax.twinx()
+    right.plot(x, [s.achieved_rate for s in steps], color="grey", ls=":", label="achieved req/s")
+    right.set_ylabel("achieved req/s (dotted)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(loc="upper left")
+    ax.set_title("ramp: latency by step (by each request's intended start)")
+
+
 @renderer("plot_result")
 def plot_result(r: Result, path: str | os.PathLike[str], label: str = "run") -> Path:
-    """Save one run's percentile distribution and timeline as a PNG at ``path``."""
+    """Save one run's percentile distribution and timeline (and a ramp's steps) as a PNG
+    at ``path``."""
     plt = _pyplot()
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 9))
-    _distribution(ax1, [(label, r.latency)])
-    _over_time(ax2, [(label, "C0", [r])])
+    rows = 3 if r.steps else 2
+    fig, axes = plt.subplots(rows, 1, figsize=(10, 4.5 * rows))
+    _distribution(axes[0], [(label, r.latency)])
+    _over_time(axes[1], [(label, "C0", [r])])
+    if r.steps:
+        _steps(axes[2], r)
     fig.tight_layout()
     out = Path(path)
     fig.savefig(out, dpi=100)

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -293,8 +294,10 @@ def test_threads_do_not_grow_with_connections():
             def note(*_: object, n: int = n) -> None:
                 peaks[n] = max(peaks[n], _threads())
 
-            r = golat.run(HTTP(url=url + "/", connections=n), rate=2000, duration=0.5,
-                          progress=note)  # fmt: skip
+            with warnings.catch_warnings():  # a loaded machine may fall behind: no matter
+                warnings.simplefilter("ignore", golat.errors.OverloadWarning)
+                r = golat.run(HTTP(url=url + "/", connections=n), rate=2000, duration=0.5,
+                              progress=note)  # fmt: skip
             assert r.extra["workload_info"]["errors"] == 0
             assert r.extra["workload_info"]["engine"] == "epoll"
     assert peaks[1000] <= peaks[10] + 2, peaks

@@ -102,6 +102,12 @@ def test_a_ramp_run_reports_each_step():
     assert "steps (latency of the requests due in each step)" in r.table()
 
 
+def test_a_ramp_plots_its_steps(tmp_path):
+    pytest.importorskip("matplotlib")
+    r = golat.run(Spin(ns=1000), rate="200..400x2/400ms")
+    assert r.plot(tmp_path / "ramp.png").stat().st_size > 10_000
+
+
 def test_a_ramp_from_the_command_line():
     out = subprocess.run(
         [sys.executable, "-m", "golat", "run", "spin:ns=1us", "--rate", "100..300x2/400ms",
