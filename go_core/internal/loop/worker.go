@@ -332,7 +332,11 @@ func (w *worker) loop(r *Run, req workload.Request, t0 int64) {
 		}
 		w.latency.RecordValue(done - intended)
 		if timeline {
-			w.tl.record(r, done, done-intended)
+			if open {
+				w.tl.recordOpen(r, done, done-intended, done-start)
+			} else {
+				w.tl.record(r, done, done-intended)
+			}
 		}
 		if cl != nil {
 			w.recordClass(cl.LastClass(w.id), done-intended, c.Precision)
