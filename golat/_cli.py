@@ -100,6 +100,8 @@ def _parser() -> Any:
     )
     run.add_argument("--json", metavar="FILE", help="write the full result as JSON")
     run.add_argument("--hgrm", metavar="FILE", help="write the latency percentile distribution")
+    run.add_argument("--hlog", metavar="FILE",
+                     help="write the timeline as an HdrHistogram interval log")  # fmt: skip
     run.add_argument("--slo", default=None, help="bounds to check, e.g. 'p99<=200us,max<=5ms'")
     run.add_argument("--quiet", action="store_true", help="no progress line")
 
@@ -163,6 +165,9 @@ def _parser() -> Any:
         help="allow a non-loopback --host (the server is then reachable from other machines)",
     )  # fmt: skip
     serve.add_argument("--json", metavar="FILE", help="write the final stats as JSON")
+    from ._fleet_cli import register
+
+    register(sub)  # merge, report, fleet: each parser's defaults carry its handler
     return p
 
 
@@ -270,6 +275,8 @@ def _cmd_run(args: Any) -> int:
         _write(args.json, r.to_json(indent=1))
     if args.hgrm:
         _write(args.hgrm, r.latency.to_hgrm())
+    if args.hlog:
+        _write(args.hlog, r.to_hlog())
     if args.plot:
         print(f"plot: {r.plot(args.plot, label=str(wl))}")
     if args.slo:
@@ -473,7 +480,8 @@ COMMANDS = {"info": _cmd_info, "run": _cmd_run, "compare": _cmd_compare, "serve"
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        handler = getattr(args, "command_handler", None) or COMMANDS[args.command]
+        return handler(args)
     except KeyboardInterrupt:
         print("\ngolat: interrupted; the run was stopped", file=sys.stderr)
         return 130

@@ -6,6 +6,12 @@ Result JSON format ("golat-result"), version history:
   2 - "timeline" (per-interval statistics and GC events, or null); "gc" gains
       runtime_cycles, controller_cycles, peak_heap_bytes, managed, threshold_bytes,
       controller_events and sched_latency_p99_ns. Version 1 files still read (timeline None).
+  3 - "start_unix_ns" / "window_unix_ns": wall-clock start of the run and of its measured
+      window (what aligns results from several hosts); the timeline keeps every worker's
+      latency and service histograms per interval ("precision", "histograms", V2 text);
+      "inputs": the results a merged result was made of (golat.merge), each a version 3
+      result without workers or timeline, [] for a single run. Versions 1 and 2 still read
+      (no wall-clock times, no interval histograms, no inputs).
 """
 
 from __future__ import annotations
@@ -20,8 +26,8 @@ from ._timeline import Timeline
 from .errors import ConfigError, SLOViolation
 
 FORMAT = "golat-result"
-VERSION = 2
-READS = (1, 2)
+VERSION = 3
+READS = (1, 2, 3)
 
 PERCENTILES = (50.0, 90.0, 99.0, 99.9, 99.99)
 
@@ -122,6 +128,9 @@ class Result:
     environment: dict[str, Any]
     extra: dict[str, Any] = field(default_factory=dict)
     timeline: Timeline | None = None
+    start_unix_ns: int | None = None  # wall clock (ns since the epoch) of the first request
+    window_unix_ns: int | None = None  # wall clock of the measured window's start
+    inputs: list[Result] = field(default_factory=list)  # what golat.merge made this of
 
     # -- building -------------------------------------------------------------------
     @classmethod
@@ -166,7 +175,7 @@ class Result:
             controller_events=list(g.get("controller_events") or []),
             sched_latency_p99_ns=_runtime_p99_ns(g.get("sched_latencies_seconds")),
         )  # fmt: skip
-        tl = Timeline.from_core(report["timeline"]) if report.get("timeline") else None
+        tl = Timeline.from_core(report["timeline"], prec) if report.get("timeline") else None
         env = dict(environment, go_version=report["go_version"], gomaxprocs=report["gomaxprocs"])
         extra = {k: report[k] for k in report if k not in _CORE_KEYS}
         return cls(
@@ -176,6 +185,7 @@ class Result:
             stalls=report["stalls"], measured_s=report["measured_ns"] / 1e9,
             achieved_rate=report["achieved_rate"], interrupted=report["interrupted"], gc=gc,
             workers=workers, config=config, environment=env, extra=extra, timeline=tl,
+            start_unix_ns=report.get("start_unix_ns"), window_unix_ns=report.get("window_unix_ns"),
         )  # fmt: skip
 
     # -- reading --------------------------------------------------------------------
@@ -238,10 +248,23 @@ class Result:
         return plot_result(self, path, label)
 
     def table(self) -> str:
-        """An aligned table of latency and service-time statistics with units."""
+        """An aligned table of latency and service-time statistics with units; a merged
+        result adds one row per input (see :func:`golat.merge`)."""
         from ._format import result_table
 
         return result_table(self)
+
+    def to_hlog(self) -> str:
+        """The timeline as an HdrHistogram interval log (format version 1.3, values in ns,
+        the max column in ms): per interval, ``Tag=latency`` and ``Tag=service`` (all
+        workers merged) and ``Tag=latency.wN`` / ``Tag=service.wN`` per worker, timestamps
+        in seconds from ``#[BaseTime: ...]``, the measured window's wall-clock start.
+        A result without interval histograms (no timeline, or read from a version 1 or 2
+        file) gives one interval covering the whole measured window. Read it back with
+        :func:`golat.read_hlog`, or with any HdrHistogram log reader."""
+        from ._hlog import IntervalLog
+
+        return IntervalLog.from_result(self).to_text()
 
     # -- JSON -----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -264,6 +287,8 @@ class Result:
             ],
             "extra": self.extra,
             "timeline": self.timeline.to_dict() if self.timeline is not None else None,
+            "start_unix_ns": self.start_unix_ns, "window_unix_ns": self.window_unix_ns,
+            "inputs": [r.to_dict() for r in self.inputs],
         }  # fmt: skip
 
     def to_json(self, indent: int | None = None) -> str:
@@ -275,15 +300,25 @@ class Result:
             d = json.loads(text)
         except (TypeError, ValueError) as err:
             raise ConfigError(f"not a golat result: {err}") from err
+        return cls.from_dict(d)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Result:
+        """Read :meth:`to_dict`'s output (any version in ``READS``). Raises ConfigError."""
         if not isinstance(d, dict) or d.get("format") != FORMAT:
             raise ConfigError("not a golat result (no 'format': 'golat-result')")
         if d.get("version") not in READS:
             raise ConfigError(f"golat result version {d.get('version')!r} is not supported "
                               f"(this golat reads versions {READS})")  # fmt: skip
         try:
-            return cls._from_dict(d)
+            r = cls._from_dict(d)
+        except ConfigError:
+            raise
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
             raise ConfigError(f"golat result is malformed: {type(err).__name__} {err}") from err
+        if d["version"] >= 3:
+            _check_v3(d, r)
+        return r
 
     @classmethod
     def _from_dict(cls, d: dict[str, Any]) -> Result:
@@ -304,6 +339,8 @@ class Result:
             interrupted=d["interrupted"], gc=GCActivity(**d["gc"]), workers=workers,
             config=d["config"], environment=d["environment"], extra=d.get("extra", {}),
             timeline=Timeline.from_dict(d["timeline"]) if d.get("timeline") else None,
+            start_unix_ns=d.get("start_unix_ns"), window_unix_ns=d.get("window_unix_ns"),
+            inputs=[cls.from_dict(x) for x in d.get("inputs") or []],
         )  # fmt: skip
 
     def __repr__(self) -> str:
@@ -315,8 +352,48 @@ class Result:
 _CORE_KEYS = {
     "requests", "warmup_requests", "late_starts", "late_threshold_ns", "stalls", "measured_ns",
     "achieved_rate", "interrupted", "workers", "gc", "histograms", "counts_len", "precision",
-    "gomaxprocs", "go_version", "error", "timeline",
+    "gomaxprocs", "go_version", "error", "timeline", "start_unix_ns", "window_unix_ns",
 }  # fmt: skip
+
+_V3_KEYS = {
+    "format", "version", "config", "environment", "requests", "warmup_requests", "late_starts",
+    "late_threshold_ns", "stalls", "measured_s", "achieved_rate", "interrupted", "summary", "gc",
+    "histograms", "workers", "extra", "timeline", "start_unix_ns", "window_unix_ns", "inputs",
+}  # fmt: skip
+
+
+def _check_v3(d: dict[str, Any], r: Result) -> None:
+    """A version 3 document is read strictly: no unknown key, wall-clock times are ints or
+    null, a merged result's histograms are the sums of its inputs'. Raises ConfigError."""
+    unknown = sorted(set(d) - _V3_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"golat result: unknown key(s) {unknown}; version 3 has {sorted(_V3_KEYS)}"
+        )
+    for key in ("start_unix_ns", "window_unix_ns"):
+        v = d.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
+            raise ConfigError(f"golat result: {key} must be null or an int >= 0 (ns), got {v!r}")
+    if not isinstance(d.get("inputs"), list):
+        raise ConfigError("golat result: 'inputs' must be a list ([] for a single run)")
+    if r.inputs:
+        for i, x in enumerate(r.inputs):
+            if x.inputs or x.workers or x.timeline is not None:
+                raise ConfigError(
+                    f"golat result: input {i} must have no inputs, workers or timeline of its "
+                    "own (they live in the merged result)"
+                )
+        for which in ("latency", "service", "start_delay"):
+            total = Histogram(r.latency.precision)
+            for x in r.inputs:
+                total.merge(getattr(x, which))
+            if total != getattr(r, which):
+                raise ConfigError(f"golat result: the merged {which} histogram is not the sum of "
+                                  "its inputs'")  # fmt: skip
+        tagged = [w.extra.get("input") for w in r.workers]
+        if any(not isinstance(t, int) or not 0 <= t < len(r.inputs) for t in tagged):
+            raise ConfigError("golat result: every worker of a merged result needs an 'input' "
+                              f"index in 0..{len(r.inputs) - 1}")  # fmt: skip
 
 
 def _runtime_p99_ns(h: dict[str, Any] | None) -> float:
