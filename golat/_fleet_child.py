@@ -19,6 +19,7 @@ from __future__ import annotations
 import _thread
 import inspect
 import json
+import os
 import sys
 import threading
 import time
@@ -62,6 +63,7 @@ def main() -> int:
         threading.Thread(target=_watch_stdin, args=(done,), daemon=True).start()
         result = execute(doc, None, notes)
         done.set()
+        result.extra["pid"] = os.getpid()  # a fresh process per host, as the fleet promises
         _say({"result": json.loads(result.to_json())})
         return 0
     except KeyboardInterrupt:

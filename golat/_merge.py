@@ -10,6 +10,7 @@ histograms; its workers are the merged result's, tagged with ``extra["input"]``)
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -167,8 +168,8 @@ def _labels(parts: list[tuple[Result, str]]) -> list[str]:
 
 def _as_input(r: Result, label: str) -> Result:
     """An input as a merged result keeps it: no workers, no timeline, labelled."""
-    x = Result.from_dict(json.loads(r.to_json()))  # an independent copy
-    x.workers, x.timeline, x.inputs = [], None, []
+    bare = dataclasses.replace(r, workers=[], timeline=None, inputs=[])
+    x = Result.from_dict(json.loads(bare.to_json()))  # an independent copy
     x.extra["label"] = label
     return x
 

@@ -374,6 +374,10 @@ def _check_v3(d: dict[str, Any], r: Result) -> None:
         v = d.get(key)
         if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
             raise ConfigError(f"golat result: {key} must be null or an int >= 0 (ns), got {v!r}")
+    tl = r.timeline
+    if tl is not None and tl.has_histograms and len(tl) and tl.workers != len(r.workers):
+        raise ConfigError(f"golat result: the timeline keeps {tl.workers} workers' histograms "
+                          f"per interval, the result has {len(r.workers)} workers")  # fmt: skip
     if not isinstance(d.get("inputs"), list):
         raise ConfigError("golat result: 'inputs' must be a list ([] for a single run)")
     if r.inputs:

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ._histogram import Histogram
+from ._histogram import Histogram, _encode_sparse
 from .errors import ConfigError
 
 WHICH = ("latency", "service")
@@ -135,7 +135,8 @@ class Timeline:
         if self.sparse is not None:
             out["precision"] = self.precision
             out["histograms"] = {
-                which: [[_histogram_of([p], self.precision).encode() for p in row]
+                which: [[_encode_sparse(p[:, 0].tolist(), p[:, 1].tolist(), self.precision)
+                         for p in row]
                         for row in self.sparse[which]]
                 for which in WHICH
             }  # fmt: skip

@@ -238,7 +238,7 @@ def _connect(client: Any, scheduler: str | None) -> tuple[Any, bool]:
 
 def _pick_workers(client: Any, hosts: Sequence[str] | None) -> list[tuple[str, str]]:
     """(address, name) of the Dask workers to use: all, or those named / addressed."""
-    info = client.scheduler_info(n_workers=-1)["workers"]
+    info = _workers_info(client)
     avail = [(addr, str(w.get("name", addr))) for addr, w in sorted(info.items())]
     if not avail:
         raise ConfigError("the Dask cluster has no workers")
@@ -254,8 +254,14 @@ def _pick_workers(client: Any, hosts: Sequence[str] | None) -> list[tuple[str, s
     return picked
 
 
+def _workers_info(client: Any) -> dict[str, Any]:
+    """The scheduler's workers, asked now (Client.scheduler_info() returns a cache that a
+    periodic refresh may have emptied of workers)."""
+    return client.sync(client.scheduler.identity, n_workers=-1)["workers"]
+
+
 def _alive(client: Any) -> set[str]:
-    return set(client.scheduler_info(n_workers=-1)["workers"])
+    return set(_workers_info(client))
 
 
 def _clock_offsets(client: Any, hosts: list[_Host], samples: int = 3) -> None:
