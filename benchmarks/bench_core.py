@@ -50,13 +50,12 @@ def embedding(reps: int) -> None:
           "alternated pairs each")  # fmt: skip
     for name, kw in EMBEDDING_CASES.items():
         wl = kw.pop("workload")
-        doc = _run.build_config(wl, rate=kw.get("rate"), duration=kw.get("duration"),
-                                requests=kw.get("requests"), warmup=0.1, arrivals="constant",
-                                stall=None, gc=None, memory_limit=None)  # fmt: skip
+        prep = _run.prepare(wl, golat.RunSettings(warmup=0.1, **kw))
+        doc = prep.doc
         kw["workload"] = wl
         ratios, py_p50, go_p50 = [], [], []
         for _ in range(reps):
-            p = _run.execute(doc).latency.percentile(50)
+            p = _run.execute(prep).latency.percentile(50)
             g = run_go(runner, doc)["latency_p50_ns"]
             py_p50.append(p)
             go_p50.append(g)

@@ -31,7 +31,7 @@ import json, sys, golat
 from golat.workloads import Jitter, Timer
 a = json.loads(sys.argv[1])
 common = dict(duration=a["duration"], cpus=[a["cpu"]], policy=a["policy"], mlock=a["mlock"],
-              cpu_dma_latency_us=a["dma_latency"])
+              cpu_dma_latency=None if a["dma_latency"] is None else a["dma_latency"] * 1e-6)
 if a["what"] == "timer":
     r = golat.run(Timer(a["interval_us"] * 1e-6, "clock_nanosleep"), **common)
     h = r.start_delay
@@ -84,7 +84,7 @@ def cyclictest(args: argparse.Namespace, tmp: str) -> dict:
         f"--json={path}",
     ]
     # cyclictest holds /dev/cpu_dma_latency at 0 unless told otherwise; the same bound is
-    # given to golat (cpu_dma_latency_us), or neither side touches it.
+    # given to golat (cpu_dma_latency), or neither side touches it.
     if args.dma_latency is None:
         cmd.append("--default-system")
     else:

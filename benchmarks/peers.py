@@ -329,12 +329,12 @@ def setup_embedding(ctx: Context) -> PairRun:
     except Exception as err:
         raise Skip(f"cannot build the pure-Go runner go_core/cmd/golatrun: {err}") from err
     ctx.cache["golatrun"] = runner
-    doc = _run.build_config(workloads.Spin(2000), rate=20_000, duration=0.5 if ctx.quick else 1.0,
-                            requests=None, warmup=0.1, arrivals="constant", stall=None, gc=None,
-                            memory_limit=None)  # fmt: skip
+    prep = _run.prepare(workloads.Spin(2000), golat.RunSettings(
+        rate=20_000, duration=0.5 if ctx.quick else 1.0, warmup=0.1))  # fmt: skip
+    doc = prep.doc
 
     def ours() -> Metrics:
-        s = _run.execute(doc).summary()
+        s = _run.execute(prep).summary()
         return {"p50": s["p50"], "p99": s["p99"]}
 
     def peer() -> Metrics:

@@ -3,22 +3,24 @@
 Importing golat is cheap and starts no Go runtime; the core loads on first use.
 """
 
-from . import errors, runtime, workloads
-from ._compare import Comparison, Stage, compare
+from . import _format, _plot, errors, runtime, workloads  # noqa: F401 - the renderers register themselves
+from ._compare import compare
+from ._comparison import Comparison, Stage
 from ._histogram import Histogram
 from ._hlog import IntervalLog, read_hlog
 from ._measure import harness_floor, measure
 from ._merge import merge
 from ._pool import Pool
 from ._result import Result
-from ._run import Stall, run
+from ._run import run
 from ._serve import Server, ServerStats
+from ._settings import RunSettings, Stall
 from ._timeline import Timeline
 from ._topology import topology
 from ._version import __version__
 
 __all__ = [
-    "Comparison", "Histogram", "IntervalLog", "Pool", "Result", "Server", "ServerStats", "Stage",
-    "Stall", "Timeline", "compare", "errors", "harness_floor", "measure", "merge", "read_hlog",
-    "run", "runtime", "topology", "workloads", "__version__",
+    "Comparison", "Histogram", "IntervalLog", "Pool", "Result", "RunSettings", "Server",
+    "ServerStats", "Stage", "Stall", "Timeline", "compare", "errors", "harness_floor", "measure",
+    "merge", "read_hlog", "run", "runtime", "topology", "workloads", "__version__",
 ]  # fmt: skip

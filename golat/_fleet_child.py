@@ -2,13 +2,14 @@
 
 Protocol, one JSON document per line:
 
-1. stdin -> ``{"workload": spec, "settings": {golat.run keyword arguments}}``
+1. stdin -> ``{"workload": spec, "settings": RunSettings.to_dict()}``
    (see :func:`golat.fleet.encode_job`).
 2. The child validates the settings, loads the Go core and answers on stdout
    ``{"ready": true, "unix_ns": its wall clock, "golat": version}``, or
    ``{"error": text, "error_type": name}``.
 3. stdin -> ``{"start_at_unix_ns": N}`` (this host's clock) or ``{"abort": reason}``.
-4. The run starts at that instant; stdout <- ``{"result": Result.to_dict()}`` or an error.
+4. The run starts at that instant (the core document's ``start_at_unix_ns``, which only a
+   fleet sets); stdout <- ``{"result": Result.to_dict()}`` or an error.
 
 When stdin closes early (the Dask worker that started this process died) the run is
 stopped as by Ctrl-C and the process exits: a fleet leaves no orphan behind.
@@ -17,7 +18,6 @@ stopped as by Ctrl-C and the process exits: a fleet leaves no orphan behind.
 from __future__ import annotations
 
 import _thread
-import inspect
 import json
 import os
 import sys
@@ -42,26 +42,20 @@ def main() -> int:
     done = threading.Event()
     try:
         from . import _native, fleet
-        from ._run import build_run, execute, run
+        from ._run import execute, prepare
         from ._version import __version__
 
         job = json.loads(sys.stdin.readline() or "null")
         workload, settings = fleet.decode_job(job)
-        progress = settings.pop("progress", None)
-        if progress is not None:
-            raise ValueError("progress cannot travel to a fleet host")
-        # golat.run's defaults, then the job's settings: what golat.run would build
-        params = inspect.signature(run).parameters.items()
-        defaults = {k: p.default for k, p in params if k not in ("workload", "progress")}
-        doc, notes = build_run(workload, **{**defaults, **settings})
+        prep = prepare(workload, settings)
         _native.version()  # load the core now: the start instant is not spent loading it
         _say({"ready": True, "unix_ns": time.time_ns(), "golat": __version__})
         go = json.loads(sys.stdin.readline() or '{"abort": "the fleet went away"}')
         if "abort" in go:
             return 1
-        doc["start_at_unix_ns"] = int(go["start_at_unix_ns"])
+        prep.doc["start_at_unix_ns"] = int(go["start_at_unix_ns"])
         threading.Thread(target=_watch_stdin, args=(done,), daemon=True).start()
-        result = execute(doc, None, notes)
+        result = execute(prep)
         done.set()
         result.extra["pid"] = os.getpid()  # a fresh process per host, as the fleet promises
         _say({"result": json.loads(result.to_json())})

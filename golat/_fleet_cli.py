@@ -14,6 +14,8 @@ from .errors import ConfigError
 def register(sub: Any) -> None:
     import argparse
 
+    from ._settings import RUN, THREAD, add_flags
+
     mg = sub.add_parser(
         "merge",
         help="merge result files losslessly into one (histograms added up)",
@@ -73,33 +75,21 @@ def register(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     frun.add_argument("workload", nargs="?", default="noop", help="workload (default: noop)")
-    frun.add_argument(
-        "--rate",
-        type=float,
-        default=None,
-        help="total requests/s, split across the hosts (default: closed loop)",
-    )
-    frun.add_argument("--duration", default="5s", help="measured time (default 5s)")
-    frun.add_argument("--warmup", default="0s", help="time left out of the statistics")
-    frun.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE,...",
-        help="other golat.run settings for every host, e.g. gc=off,workers=2",
-    )
+    add_flags(frun, (RUN, THREAD))  # --rate is the total, split across the hosts
     frun.add_argument("--json", metavar="FILE", help="write the merged result as JSON")
     frun.add_argument("--hlog", metavar="FILE", help="write the merged interval log")
     frun.add_argument("--slo", default=None, help="bounds on the merged result, e.g. p99<=1ms")
     frun.set_defaults(command_handler=_cmd_fleet_run)
     fcmp = fsub.add_parser("compare", help="golat compare on every host, hosts side by side")
     fcmp.add_argument("workload", help="workload, e.g. alloc:size=1KiB,count=16")
-    fcmp.add_argument("--stages", default=None, help="default stage names (baseline,gc,...)")
-    fcmp.add_argument("--trials", type=int, default=5, help="trials per stage (default 5)")
-    fcmp.add_argument("--quick", action="store_true", help="1 s trials, 0.3 s warm-up")
     fcmp.add_argument(
-        "--rate", type=float, default=None, help="requests/s on each host (default: closed loop)"
+        "--stages", default=None, help="stages: default names or NAME:key=value (default: all four)"
     )
+    fcmp.add_argument("--trials", type=int, default=5, help="trials per stage (default 5)")
+    fcmp.add_argument(
+        "--quick", action="store_true", help="1 s trials with 0.3 s warm-up (else 5 s and 1 s)"
+    )
+    add_flags(fcmp, (RUN, THREAD))  # --rate is per host here
     fcmp.add_argument("--json", metavar="FILE", help="write every host's comparison as JSON")
     fcmp.set_defaults(command_handler=_cmd_fleet_compare)
 
@@ -146,36 +136,14 @@ def _cmd_report(args: Any) -> int:
     return 0
 
 
-def _value(text: str) -> Any:
-    """A --set value: JSON (2, 1.5, true, null) where it reads as JSON, else the text."""
-    import json
-
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-def _settings(items: list[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for item in items:
-        for part in filter(None, (p.strip() for p in item.split(","))):
-            key, eq, value = part.partition("=")
-            if not eq or not key.strip():
-                raise ConfigError(f"--set wants KEY=VALUE,...; cannot read {part!r}")
-            out[key.strip()] = _value(value.strip())
-    return out
-
-
 def _cmd_fleet_run(args: Any) -> int:
     import warnings
 
-    from . import _units, fleet, workloads
+    from . import fleet, workloads
+    from ._settings import RUN, THREAD, RunSettings, from_flags
 
     wl = workloads.parse(args.workload)
-    settings = _settings(args.set)
-    settings["duration"] = _units.parse_duration(args.duration, "--duration")
-    settings["warmup"] = _units.parse_duration(args.warmup, "--warmup")
+    settings = RunSettings(**from_flags(args, (RUN, THREAD)))
     if args.slo:
         from . import _slo
 
@@ -183,8 +151,8 @@ def _cmd_fleet_run(args: Any) -> int:
     hosts = args.hosts.split(",") if args.hosts else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=fleet.FleetWarning)  # said below instead
-        r = fleet.run(wl, scheduler=args.scheduler, rate=args.rate, hosts=hosts, **settings)
-    print(f"golat fleet run {wl} on {len(r.extra['fleet']['hosts'])} hosts")
+        r = fleet.run(wl, settings, scheduler=args.scheduler, hosts=hosts)
+    print(f"golat fleet run {wl} on {len(r.extra['fleet']['hosts'])} hosts ({settings})")
     print(r.table())
     if args.json:
         Path(args.json).write_text(r.to_json(indent=1))
@@ -208,22 +176,21 @@ def _cmd_fleet_compare(args: Any) -> int:
     import json
     import warnings
 
-    from . import _units, fleet, workloads
+    from . import fleet, workloads
+    from ._settings import RUN, THREAD, RunSettings, from_flags
 
     wl = workloads.parse(args.workload)
-    settings = {
-        "rate": args.rate,
-        "duration": _units.parse_duration("1s" if args.quick else "5s", "duration"),
-        "warmup": _units.parse_duration("0.3s" if args.quick else "1s", "warmup"),
-    }
+    preset = RunSettings(duration=1.0, warmup=0.3) if args.quick else RunSettings(warmup=1.0)
+    settings = preset.replace(**from_flags(args, (RUN, THREAD)))
     hosts = args.hosts.split(",") if args.hosts else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=fleet.FleetWarning)
-        fc = fleet.compare(
-            wl, args.stages, args.trials, scheduler=args.scheduler, hosts=hosts, **settings
-        )
+        fc = fleet.compare(wl, args.stages, args.trials, settings=settings,
+                           scheduler=args.scheduler, hosts=hosts)  # fmt: skip
     print(fc.format())
     if args.json:
         docs = {name: json.loads(c.to_json()) for name, c in fc.comparisons.items()}
         Path(args.json).write_text(json.dumps({"hosts": docs, "failed": fc.failed}, indent=1))
-    return 1 if fc.failed else 0
+    for name, err in fc.failed.items():
+        print(f"golat: host {name} gave no comparison: {err}", file=sys.stderr)
+    return 1 if fc.failed or any(c.failed for c in fc.comparisons.values()) else 0

@@ -1,14 +1,16 @@
-"""Plain-text tables that line up, for the CLI and ``Result.table()``."""
+"""Plain-text tables that line up, for the CLI, ``Result.table()`` and
+``Comparison.format()`` / ``markdown()`` (registered as renderers; see golat._render)."""
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import Any
 
+from ._comparison import DEFAULT_STAGES, METRICS, SHOWN, Comparison
+from ._render import renderer
+from ._result import Result
 from ._units import format_bytes, format_ns
-
-if TYPE_CHECKING:
-    from ._result import Result
 
 STATS = ("p50", "p90", "p99", "p99_9", "p99_99", "max", "mean", "stddev")
 HEADERS = ("P50", "P90", "P99", "P99.9", "P99.99", "max", "mean", "stddev")
@@ -39,15 +41,21 @@ def _mode(r: Result) -> str:
     return f", target {r.config.get('rate'):,.0f}" if r.config.get("rate") else ", closed loop"
 
 
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``1 request``, ``2 requests``, ``1,024 requests`` (``many`` for irregular plurals)."""
+    return f"{n:,} {word if n == 1 else many or word + 's'}"
+
+
+@renderer("result_table")
 def result_table(r: Result) -> str:
     rows = []
     for which in ("latency", "service"):
         s = r.summary(which)
         rows.append([which, *(format_ns(s[k]) for k in STATS)])
     head = (
-        f"{r.requests:,} requests in {r.measured_s:.2f} s ({r.achieved_rate:,.0f} req/s"
+        f"{plural(r.requests, 'request')} in {r.measured_s:.2f} s ({r.achieved_rate:,.0f} req/s"
         + _mode(r)
-        + f"), {r.warmup_requests:,} warm-up requests left out"
+        + f"), {plural(r.warmup_requests, 'warm-up request')} left out"
     )
     late = (
         f"late starts: {r.late_starts:,} (> {format_ns(r.late_threshold_ns)} after intended; "
@@ -56,15 +64,18 @@ def result_table(r: Result) -> str:
     )
     g = r.gc
     gc = (
-        f"GC in window: {g.cycles} cycles ({g.forced} forced), max pause "
+        f"GC in window: {plural(g.cycles, 'cycle')} ({g.forced} forced), max pause "
         f"{format_ns(g.max_pause_ns)}, GC percent {g.gc_percent}, heap live "
         f"{format_bytes(g.heap_live_bytes_end)}, peak heap {format_bytes(g.peak_heap_bytes)}"
     )
-    lines = [head, "", table(["", *HEADERS], rows), "", late, gc]
+    lines = [head]
+    if r.overload:
+        lines.append("WARNING: " + r.overload)
+    lines += ["", table(["", *HEADERS], rows), "", late, gc]
     if g.managed:
         in_gap = sum(1 for e in g.controller_events if e.get("in_gap"))
         lines.append(
-            f"managed GC: {g.controller_cycles} cycles by the controller and "
+            f"managed GC: {plural(g.controller_cycles, 'cycle')} by the controller and "
             f"{g.runtime_cycles} by the runtime in the window; threshold "
             f"{format_bytes(g.threshold_bytes)}, memory limit {format_bytes(g.memory_limit)}; "
             f"{in_gap} of {len(g.controller_events)} controller GCs started in a gap"
@@ -73,7 +84,7 @@ def result_table(r: Result) -> str:
     if r.inputs:
         lines += ["", *inputs_lines(r)]
     if r.stalls:
-        lines.append(f"stalls injected: {r.stalls}")
+        lines.append(f"stalls injected: {r.stalls:,}")
     if r.interrupted:
         lines.append("interrupted: the run was stopped before its end")
     return "\n".join(lines)
@@ -93,16 +104,25 @@ def _cell(v: float, unit: str) -> str:
 
 _SHORT = {"lower": "lower", "higher": "HIGHER", "no difference": "same",
           "too few trials": "few", "n/a": ""}  # fmt: skip
+_SAYS = {"lower": "lower beyond noise", "higher": "HIGHER beyond noise",
+         "no difference": "no difference beyond noise", "too few trials": "too few trials to tell",
+         "n/a": ""}  # fmt: skip
 LEGEND = (
     "cells: median across trials; x = ratio to {base}; lower/HIGHER = differs from {base} "
     "beyond trial-to-trial noise (exact Mann-Whitney U, two-sided, alpha {alpha:g}); same = no "
     "difference; few = too few trials to tell (4 per stage needed)"
 )
+ROWS_LEGEND = (
+    "rows: P50..P99.99 = latency from each request's intended start (coordinated omission "
+    "corrected), capped at the trial's max; max = the largest; stddev = jitter; GC cycles and "
+    "peak GC pause inside the measured window; sched latency = the Go scheduler's delay for "
+    "all goroutines (the runtime's health, not the requests'); invol. switches = the whole "
+    "process's (getrusage) and the workers' own threads' (locked workers only)"
+)
 
 
-def _comparison_grid(c, rows, spread: bool, md: bool) -> tuple[list[str], list[list[str]]]:
-    from ._compare import METRICS, SHOWN
-
+def _comparison_grid(c: Comparison, rows: list[dict[str, Any]], spread: bool
+                     ) -> tuple[list[str], list[list[str]]]:  # fmt: skip
     units = {k: u for k, _, u in METRICS}
     labels = {k: lab for k, lab, _ in METRICS}
     headers = ["metric"] + [r["stage"] for r in rows]
@@ -130,55 +150,118 @@ def _comparison_grid(c, rows, spread: bool, md: bool) -> tuple[list[str], list[l
     return headers, grid
 
 
-def comparison_text(c) -> str:
+def comparison_command(c: Comparison) -> str:
+    """The ``golat compare`` command line that reruns this comparison."""
+    parts = ["golat", "compare", shlex.quote(c.workload), *map(shlex.quote, c.settings.to_args())]
+    parts += ["--trials", str(c.trials_per_stage)]
+    defaults = {s.name: s for s in DEFAULT_STAGES}
+    if all(defaults.get(s.name) == s for s in c.stages):
+        if [s.name for s in c.stages] != [s.name for s in DEFAULT_STAGES]:
+            parts += ["--stages", ",".join(s.name for s in c.stages)]
+    else:
+        parts += [a for s in c.stages for a in ("--stage", shlex.quote(str(s)))]
+    if c.baseline != c.stages[0].name:
+        parts += ["--baseline", shlex.quote(c.baseline)]
+    return " ".join(parts)
+
+
+def stage_lines(c: Comparison, rows: list[dict[str, Any]]) -> list[str]:
+    """One line per stage a reader can act on: the tail against the baseline, whether that
+    is beyond noise, and the GC cycles; failed and overloaded trials named."""
+    width = max(len(r["stage"]) for r in rows)
+    out = []
+    for r in rows:
+        name = r["stage"].ljust(width)
+        failed = [t for t in c.failed if t.stage == r["stage"]]
+        over = c.overloaded(r["stage"])
+        notes = []
+        if failed:
+            notes.append(f"{plural(len(failed), 'trial')} FAILED")
+        if over:
+            notes.append(f"OVERLOADED in {len(over)} of {r['trials']} trials (below 95 % of "
+                         "the rate: latencies measure the backlog)")  # fmt: skip
+        if not r["trials"]:
+            out.append(f"  {name}  no trial succeeded" + "".join(f"; {n}" for n in notes))
+            continue
+        cycles = plural(round(r["gc_cycles"]), "GC cycle")
+        if r["stage"] == c.baseline:
+            text = (f"P99.99 {format_ns(r['p99_99_ns'])}, P99 {format_ns(r['p99_ns'])}, "
+                    f"{cycles} (the baseline)")  # fmt: skip
+        else:
+            text = (f"P99.99 {_ratio(r['p99_99_ns_ratio'])} {c.baseline}, "
+                    f"{_SAYS[r['p99_99_ns_verdict']]}; P99 {_ratio(r['p99_ns_ratio'])}, "
+                    f"{_SAYS[r['p99_ns_verdict']]}; {cycles}")  # fmt: skip
+        out.append(f"  {name}  {text}" + "".join(f"; {n}" for n in notes))
+    return out
+
+
+def _ratio(x: float) -> str:
+    return f"{x:.2f}x" if x == x else "n/a x"
+
+
+@renderer("comparison_text")
+def comparison_text(c: Comparison) -> str:
     rows = c.table()
     env = c.environment
-    s = c.settings
-    run = ", ".join(f"{k}={v}" for k, v in s.items())
     head = [
-        f"golat compare {c.workload}" + (f"  ({run})" if run else ""),
-        f"{c.trials_per_stage} trials per stage, interleaved, each in a fresh process; "
-        f"baseline: {c.baseline}",
+        comparison_command(c),
+        f"{plural(c.trials_per_stage, 'trial')} per stage, interleaved, each in a fresh "
+        f"process; baseline: {c.baseline}",
         f"machine: {env.get('cpu_model')}, CPUs {env.get('cpus_online')}, {env.get('kernel')}",
+        "",
+        "what each stage bought (medians over trials):",
+        *stage_lines(c, rows),
     ]
-    headers, grid = _comparison_grid(c, rows, spread=False, md=False)
+    headers, grid = _comparison_grid(c, rows, spread=False)
     out = [*head, "", table(headers, grid, align_left=1)]
-    headers, grid = _comparison_grid(c, rows, spread=True, md=False)
+    headers, grid = _comparison_grid(c, rows, spread=True)
     keep = {"P99", "P99.99", "stddev (jitter)"}
     spread_rows = [[g[0]] + [x.split(" (")[1].split(")")[0] if " (" in x else x for x in g[1:]]
                    for g in grid if g[0] in keep]  # fmt: skip
     out += ["", "spread across trials (min–max):", table(headers, spread_rows, align_left=1)]
-    out += ["", LEGEND.format(base=c.baseline, alpha=c.alpha)]
-    for r in rows:
-        if r["skipped"]:
-            out.append(f"{r['stage']}: skipped: {r['skipped']}")
-        for e in r["errors"][:3]:
-            out.append(f"{r['stage']}: a trial failed: {e.splitlines()[0] if e else e}")
-    if c.interrupted:
-        done = len(c.trials)
-        out.append(f"interrupted: {done} trial(s) measured before Ctrl-C; medians use those")
+    out += ["", LEGEND.format(base=c.baseline, alpha=c.alpha), ROWS_LEGEND]
+    out += _notes(c, rows)
     return "\n".join(out)
 
 
-def comparison_markdown(c) -> str:
+def _notes(c: Comparison, rows: list[dict[str, Any]]) -> list[str]:
+    out = []
+    for r in rows:
+        if r["skipped"]:
+            out.append(f"{r['stage']}: skipped: {r['skipped']}")
+        if r["trials"] and r["max_ns"] < r["p99_99_ns"]:
+            out.append(f"note: {r['stage']}: the median max is below the median P99.99: this "
+                       "file's percentiles were not capped at each trial's max (format 1), "
+                       "and each trial's max is at or above its own P99.99")  # fmt: skip
+    for t in c.failed:
+        first = t.error.splitlines()[0] if t.error else "no result"
+        out.append(f"FAILED: {t.stage} trial {t.index + 1}: {first}")
+    if c.interrupted:
+        out.append(f"interrupted: {plural(len(c.trials), 'trial')} measured before Ctrl-C; "
+                   "medians use those")  # fmt: skip
+    return out
+
+
+@renderer("comparison_markdown")
+def comparison_markdown(c: Comparison) -> str:
     rows = c.table()
-    headers, grid = _comparison_grid(c, rows, spread=True, md=True)
+    headers, grid = _comparison_grid(c, rows, spread=True)
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(g) + " |" for g in grid]
     env = c.environment
     notes = [
         "",
-        f"Workload `{c.workload}`, settings `{c.settings}`; {c.trials_per_stage} trials per "
-        f"stage, interleaved, each in a fresh process. Machine: {env.get('cpu_model')}, CPUs "
+        f"`{comparison_command(c)}`: {plural(c.trials_per_stage, 'trial')} per stage, "
+        f"interleaved, each in a fresh process. Machine: {env.get('cpu_model')}, CPUs "
         f"{env.get('cpus_online')}, {env.get('kernel')}.",
         "",
+        *(line.strip() + "  " for line in stage_lines(c, rows)),
+        "",
         LEGEND.format(base=c.baseline, alpha=c.alpha) + "; (min–max) is the spread across trials.",
+        "",
+        ROWS_LEGEND + ".",
     ]
-    for r in rows:
-        if r["skipped"]:
-            notes.append(f"\n`{r['stage']}` skipped: {r['skipped']}")
-    if c.interrupted:
-        notes.append(f"\nInterrupted after {len(c.trials)} trials.")
+    notes += ["", *_notes(c, rows)] if _notes(c, rows) else []
     return "\n".join(lines + notes) + "\n"
 
 
@@ -239,6 +322,23 @@ def threads_lines(r: Result) -> list[str]:
     return out
 
 
+def settings_markdown() -> str:
+    """The table of every run setting for docs/api.md, generated from the declarations (a
+    test keeps the page equal to it)."""
+    import dataclasses
+
+    from ._settings import RunSettings, flag_names
+
+    lines = ["| setting | flag | default | takes | meaning |", "|---|---|---|---|---|"]
+    for f in dataclasses.fields(RunSettings):
+        kind = f.metadata["kind"]
+        default = "none" if f.default is None else kind.to_text(f.default)
+        where = ", ".join(f.metadata["scope"])
+        lines.append(f"| `{f.name}` | `{'`, `'.join(flag_names(f.name))}` | `{default}` | "
+                     f"{kind.describe} | {f.metadata['help']} ({where}) |")  # fmt: skip
+    return "\n".join(lines)
+
+
 def inputs_lines(r: Result) -> list[str]:
     """A merged result's inputs beside the merge: latency per input (the merged row first),
     then each input's machine, and the merge's notes."""
@@ -296,6 +396,7 @@ def fleet_lines(fleet: dict) -> list[str]:
     return out
 
 
+@renderer("fleet_comparison_text")
 def fleet_comparison_text(fc) -> str:
     """Each stage's medians per host, hosts side by side (``golat fleet compare``)."""
     names = list(fc.comparisons)

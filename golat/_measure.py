@@ -18,10 +18,12 @@ from dataclasses import dataclass
 from typing import Any, Callable, ClassVar
 
 from . import _native, _units
+from ._params import Int
 from ._result import Result, summarize
-from ._run import GCSetting, Progress, Stall, build_config, execute
+from ._run import Progress, execute, prepare
+from ._settings import RunSettings
 from .errors import ConfigError
-from .workloads import Workload
+from .workloads import Workload, param
 
 PYTHON_GC = (None, "disable", "freeze")
 FLOOR_REQUESTS = 2000  # calls of a do-nothing function: enough for a stable P50 and P99
@@ -36,7 +38,7 @@ class _PythonCall(Workload):
     """The "python" workload: ``fn`` is the address of the cffi callback (private: an
     address is only meaningful inside this process, while its callback object lives)."""
 
-    fn: int
+    fn: int = param(Int(0, (1 << 64) - 1))
     kind: ClassVar[str] = "python"
 
 
@@ -144,12 +146,12 @@ def _validate(fn: object, max_errors: object) -> int | None:
 
 
 def _drive(fn: Callable[[], object], max_errors: int | None, progress: Progress | None,
-           **settings: Any) -> tuple[Result, _Calls]:  # fmt: skip
+           settings: RunSettings) -> tuple[Result, _Calls]:  # fmt: skip
     calls = _Calls(fn, max_errors)
     cb, address = _native.request_callback(calls.call)
-    doc = build_config(_PythonCall(address), **settings)
+    prep = prepare(_PythonCall(address), settings, stacklevel=5)
     try:
-        result = execute(doc, progress)
+        result = execute(prep, progress, warn_stacklevel=5)
     finally:
         del cb  # only now may cffi free the callback: the run is over and freed
     if calls.fatal is not None:
@@ -164,20 +166,15 @@ def harness_floor(*, requests: int = FLOOR_REQUESTS, precision: int = 2) -> Resu
     Its service time is the cost golat adds to every call of a measured function (Go's
     call into C, cffi's callback, taking and releasing the GIL, two clock reads).
     """
-    result, _ = _drive(
-        lambda: None, None, None, rate=None, duration=None, requests=requests,
-        warmup=FLOOR_WARMUP_S, arrivals="constant", stall=None, gc=None, memory_limit=None,
-        workers=1, precision=precision, seed=0,
-    )  # fmt: skip
+    settings = RunSettings(requests=requests, warmup=FLOOR_WARMUP_S, precision=precision)
+    result, _ = _drive(lambda: None, None, None, settings)
     return result
 
 
 def measure(
-    fn: Callable[[], object], *, rate: float | None = None, duration: float | None = None,
-    requests: int | None = None, warmup: float = 0.0, arrivals: str = "constant",
-    python_gc: str | None = None, max_errors: int | None = 1, workers: int = 1,
-    stall: Stall | None = None, gc: GCSetting = None, memory_limit: int | str | None = None,
-    precision: int = 2, seed: int = 0, floor: bool = True, progress: Progress | None = None,
+    fn: Callable[[], object], settings: RunSettings | None = None, *,
+    python_gc: str | None = None, max_errors: int | None = 1, floor: bool = True,
+    progress: Progress | None = None, **overrides: Any,
 ) -> Result:  # fmt: skip
     """Call ``fn()`` under golat's arrival schedule and measure each call's latency.
 
@@ -188,22 +185,20 @@ def measure(
 
     Args:
         fn: the function to measure, called with no arguments. Its return value is ignored.
-        rate: calls/s, open loop; ``None`` is closed loop (back to back).
-        duration: measured seconds after warm-up; default 5 s when ``requests`` is None.
-        requests: stop after this many measured calls.
-        warmup: seconds of calls left out of the statistics.
-        arrivals: ``"constant"`` or ``"poisson"`` spacing at ``rate``.
+        settings: a :class:`golat.RunSettings`; keyword ``overrides`` change any of its
+            settings, as for :func:`golat.run`: ``rate`` (calls/s, open loop; None: back
+            to back), ``duration``, ``requests``, ``warmup``, ``arrivals``, ``stall``,
+            ``gc`` (the Go collector's setting, not Python's), ``workers`` (request loops
+            calling ``fn`` concurrently; they share the GIL, so more than one only helps a
+            function that releases it), ``cpus`` ...
         python_gc: ``None`` (leave Python's collector alone), ``"disable"``
             (``gc.disable()``) or ``"freeze"`` (``gc.collect(); gc.freeze()``) during the
             run; restored after, also on failure.
         max_errors: the run ends once ``fn`` has raised this many exceptions (warm-up
             included); ``None`` never ends it for errors. A call that raised is still timed.
-        workers: request loops calling ``fn`` concurrently. They share the GIL, so more than
-            one only helps a function that releases it (I/O, ``time.sleep``, numpy ...).
-        stall, gc, memory_limit, precision, seed, progress: as for :func:`golat.run`
-            (``gc`` is the Go collector's setting, not Python's).
         floor: also measure the harness floor (see :func:`harness_floor`, about 2000 calls)
             and report it.
+        progress: called about every 50 ms with (calls so far, elapsed s, planned s).
 
     Returns:
         A :class:`golat.Result`, values in ns. ``result.extra["python"]`` holds
@@ -216,19 +211,18 @@ def measure(
         ConfigError: a bad argument. CoreError: the Go core failed. Whatever non-Exception
         ``fn`` raised (``SystemExit``, ``KeyboardInterrupt``), after the run has stopped.
 
-    A warning (RuntimeWarning) says how many calls raised, with the first traceback.
+    A warning (RuntimeWarning) says how many calls raised, with the first traceback;
+    an OverloadWarning says when the calls could not keep up with ``rate``.
     Ctrl-C stops the run cleanly; a call in progress is allowed to finish first.
     """
     max_errors = _validate(fn, max_errors)
-    settings = dict(
-        rate=rate, duration=duration, requests=requests, warmup=warmup, arrivals=arrivals,
-        stall=stall, gc=gc, memory_limit=memory_limit, workers=workers, precision=precision,
-        seed=seed,
-    )  # fmt: skip
-    build_config(_PythonCall(1), **settings)  # reject bad settings before anything runs
-    floor_result = harness_floor(precision=precision) if floor else None
+    s = RunSettings.build(settings, overrides, "golat.measure")
+    if python_gc not in PYTHON_GC:
+        raise ConfigError(f"python_gc must be None, 'disable' or 'freeze', got {python_gc!r}")
+    prepare(_PythonCall(1), s, stacklevel=3)  # reject bad settings before anything runs
+    floor_result = harness_floor(precision=s.precision) if floor else None
     with python_gc_policy(python_gc) as watch:
-        result, calls = _drive(fn, max_errors, progress, **settings)
+        result, calls = _drive(fn, max_errors, progress, s)
     py: dict[str, Any] = {
         "errors": calls.errors,
         "first_error": calls.first_error,

@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._render import renderer
 from .errors import Unsupported
 
 if TYPE_CHECKING:
-    from ._compare import Comparison
+    from ._comparison import Comparison
     from ._histogram import Histogram
     from ._result import Result
 
@@ -100,6 +101,7 @@ def _over_time(ax: Any, series: list[tuple[str, Any, list[Result]]]) -> None:
     ax.legend(loc="upper left")
 
 
+@renderer("plot_comparison")
 def plot_comparison(c: Comparison, path: str | os.PathLike[str]) -> Path:
     """Save the comparison's two plots, one above the other, as a PNG at ``path``."""
     plt = _pyplot()
@@ -125,6 +127,7 @@ def plot_comparison(c: Comparison, path: str | os.PathLike[str]) -> Path:
     return out
 
 
+@renderer("plot_result")
 def plot_result(r: Result, path: str | os.PathLike[str], label: str = "run") -> Path:
     """Save one run's percentile distribution and timeline as a PNG at ``path``."""
     plt = _pyplot()

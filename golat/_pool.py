@@ -12,6 +12,7 @@ from typing import Any
 
 from . import _native, _run, _threads
 from ._result import Result
+from ._settings import THREAD, RunSettings
 from .errors import ConfigError, CoreError
 from .workloads import Workload
 
@@ -19,26 +20,25 @@ from .workloads import Workload
 class Pool:
     """A reusable set of worker threads; use it as a context manager.
 
-    ``Pool(workers=None, *, cpus=None, lock_os_thread=True, policy=None, mlock=False,
-    numa=None, gomaxprocs=None)`` takes the thread settings of :func:`golat.run` (see its
-    docstring; here ``lock_os_thread`` defaults to True). They are checked when the pool is
-    made (ConfigError, StarvationWarning) and applied when it opens (PermissionDenied if
-    the OS refuses). GOMAXPROCS is set while the pool is open and restored on close.
+    ``Pool(workers=None, settings=None, **overrides)`` takes the thread settings of a
+    :class:`golat.RunSettings` (``workers``, ``cpus``, ``lock_os_thread``, ``policy``,
+    ``mlock``, ``numa``, ``gomaxprocs``; here ``lock_os_thread`` defaults to True), from
+    ``settings`` and keyword overrides. They are checked when the pool is made
+    (ConfigError, StarvationWarning) and applied when it opens (PermissionDenied if the OS
+    refuses). GOMAXPROCS is set while the pool is open and restored on close.
 
     >>> with golat.Pool(workers=2, cpus="auto") as pool:
     ...     a = pool.run(golat.workloads.Spin(ns=5_000), rate=20_000, duration=1)
     ...     b = pool.run(golat.workloads.Timer(interval=200e-6), duration=1)
     """
 
-    def __init__(
-        self, workers: int | None = None, *, cpus: _threads.CPUs = None,
-        lock_os_thread: bool | None = True, policy: str | None = None, mlock: bool = False,
-        numa: str | None = None, gomaxprocs: int | None = None,
-    ) -> None:  # fmt: skip
-        self.plan = _threads.plan(
-            workers=workers, cpus=cpus, lock_os_thread=lock_os_thread, policy=policy,
-            mlock=mlock, numa=numa, gomaxprocs=gomaxprocs, default_lock=True,
-        )  # fmt: skip
+    def __init__(self, workers: int | None = None, settings: RunSettings | None = None,
+                 **overrides: Any) -> None:  # fmt: skip
+        RunSettings.check_names(overrides, "golat.Pool", scope=THREAD)
+        if workers is not None:
+            overrides["workers"] = workers
+        s = RunSettings.build(settings, overrides, "golat.Pool")
+        self.plan = _threads.plan_for(s, default_lock=True)
         self._handle: int | None = None
 
     # -- life cycle -------------------------------------------------------------------
@@ -94,31 +94,24 @@ class Pool:
         return self._handle
 
     # -- runs -------------------------------------------------------------------------
-    def run(
-        self, workload: Workload, *, rate: float | None = None, duration: float | None = None,
-        requests: int | None = None, warmup: float = 0.0, arrivals: str = "constant",
-        stall: _run.Stall | None = None, gc: _run.GCSetting = None,
-        memory_limit: int | str | None = None, gc_threshold: int | str | None = None,
-        precision: int = 2, seed: int = 0, timeline: float | None = 1.0,
-        cpu_dma_latency_us: int | None = None, progress: _run.Progress | None = None,
-    ) -> Result:  # fmt: skip
-        """Run ``workload`` on this pool's threads; the arguments are :func:`golat.run`'s.
-        One run at a time per pool. Raises ConfigError, CoreError as golat.run does."""
+    def run(self, workload: Workload, settings: RunSettings | None = None, *,
+            progress: _run.Progress | None = None, **overrides: Any) -> Result:  # fmt: skip
+        """Run ``workload`` on this pool's threads with the run settings of
+        :func:`golat.run` (``settings`` and keyword overrides); the thread settings are the
+        pool's and may not be given here. One run at a time per pool. Raises ConfigError,
+        CoreError as golat.run does."""
+        s = RunSettings.build(settings, overrides, "Pool.run")
+        given = sorted(set(s.changed()) & set(RunSettings.names(THREAD)))
+        if given:
+            raise ConfigError(f"Pool.run: {', '.join(given)} belong to the pool; set them in "
+                              "golat.Pool(...)")  # fmt: skip
         handle = self._need_open()
         if workload is not None and getattr(workload, "wants_thread", False):
             if not self.plan.lock_os_thread:
                 raise ConfigError(f"{workload} needs locked worker threads; this pool's "
                                   "are not (lock_os_thread=False)")  # fmt: skip
-        doc = _run.build_config(
-            workload, rate=rate, duration=duration, requests=requests, warmup=warmup,
-            arrivals=arrivals, stall=stall, gc=gc, memory_limit=memory_limit,
-            workers=self.plan.workers, precision=precision, seed=seed, gc_threshold=gc_threshold,
-            timeline=timeline, cpu_dma_latency_us=cpu_dma_latency_us,
-        )  # fmt: skip
-        _run.check_realtime(self.plan, doc)
-        _run.check_node(workload)
-        doc.update(self.plan.doc(), pool=handle)
-        return _run.execute(doc, progress, _run.thread_notes(workload, self.plan))
+        prep = _run.prepare(workload, s, plan=self.plan)
+        return _run.execute(prep, progress, pool=handle)
 
     def __repr__(self) -> str:
         state = "open" if self.is_open else "closed"

@@ -6,28 +6,39 @@ Result JSON format ("golat-result"), version history:
   2 - "timeline" (per-interval statistics and GC events, or null); "gc" gains
       runtime_cycles, controller_cycles, peak_heap_bytes, managed, threshold_bytes,
       controller_events and sched_latency_p99_ns. Version 1 files still read (timeline None).
-  3 - "start_unix_ns" / "window_unix_ns": wall-clock start of the run and of its measured
+  3 - "settings" (golat.RunSettings.to_dict(), or null) and "overload" (text, or null);
+      "config" is the run document as the core echoed it (what ran). Versions 1 and 2
+      still read (settings None); tests/data has a file of each.
+  4 - "start_unix_ns" / "window_unix_ns": wall-clock start of the run and of its measured
       window (what aligns results from several hosts); the timeline keeps every worker's
       latency and service histograms per interval ("precision", "histograms", V2 text);
-      "inputs": the results a merged result was made of (golat.merge), each a version 3
-      result without workers or timeline, [] for a single run. Versions 1 and 2 still read
-      (no wall-clock times, no interval histograms, no inputs).
+      "inputs": the results a merged result was made of (golat.merge), each a version 4
+      result without workers or timeline, [] for a single run. Read strictly (an unknown key
+      is an error). Versions 1 to 3 still read (no wall-clock times, no interval histograms,
+      no inputs); tests/data has a version 3 file.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, TypeVar
+
+import numpy as np
 
 from . import _slo, _units
 from ._histogram import Histogram
+from ._render import render
+from ._settings import RunSettings
 from ._timeline import Timeline
 from .errors import ConfigError, SLOViolation
 
 FORMAT = "golat-result"
-VERSION = 3
-READS = (1, 2, 3)
+VERSION = 4
+READS = (1, 2, 3, 4)
+OVERLOAD_FRACTION = 0.95  # below this share of the target rate a run is overloaded
+
+T = TypeVar("T")
 
 PERCENTILES = (50.0, 90.0, 99.0, 99.9, 99.99)
 
@@ -38,11 +49,14 @@ def stat_key(p: float) -> str:
 
 
 def summarize(h: Histogram) -> dict[str, float]:
-    """Percentiles, max, mean and stddev of a histogram, in ns, keyed ``p50 ... max``."""
+    """Percentiles, max, mean and stddev of a histogram, in ns, keyed ``p50 ... max``.
+
+    A percentile is HdrHistogram's (the top of the slot holding its rank, up to 1 % above
+    the values in it) capped at the exact max, so no percentile reads above the max."""
     if h.count == 0:
         return {**{stat_key(p): float("nan") for p in PERCENTILES},
                 "max": float("nan"), "mean": float("nan"), "stddev": float("nan")}  # fmt: skip
-    vals = h.percentiles(list(PERCENTILES))
+    vals = np.minimum(h.percentiles(list(PERCENTILES)), h.max)
     out = {stat_key(p): float(v) for p, v in zip(PERCENTILES, vals)}
     out.update(max=float(h.max), mean=float(h.mean), stddev=float(h.stddev))
     return out
@@ -57,7 +71,8 @@ def stat_value(h: Histogram, stat: str) -> float:
             p = float(s[1:].replace("_", "."))
         except ValueError:
             raise ConfigError(f"unknown statistic {stat!r}") from None
-        return float(h.percentile(p))
+        v = float(h.percentile(p))
+        return min(v, float(h.max)) if h.count else v
     if s in ("max", "mean", "stddev", "min"):
         return float(getattr(h, s))
     raise ConfigError(f"unknown statistic {stat!r}; use pNN, max, min, mean or stddev")
@@ -128,6 +143,7 @@ class Result:
     environment: dict[str, Any]
     extra: dict[str, Any] = field(default_factory=dict)
     timeline: Timeline | None = None
+    settings: RunSettings | None = None
     start_unix_ns: int | None = None  # wall clock (ns since the epoch) of the first request
     window_unix_ns: int | None = None  # wall clock of the measured window's start
     inputs: list[Result] = field(default_factory=list)  # what golat.merge made this of
@@ -178,6 +194,10 @@ class Result:
         tl = Timeline.from_core(report["timeline"], prec) if report.get("timeline") else None
         env = dict(environment, go_version=report["go_version"], gomaxprocs=report["gomaxprocs"])
         extra = {k: report[k] for k in report if k not in _CORE_KEYS}
+        # What ran, as the core decoded it (falls back to what was sent).
+        config = dict(report.get("config") or config)
+        if report.get("workload"):
+            config["workload"] = report["workload"]
         return cls(
             latency=merged["latency"], service=merged["service"], start_delay=merged["start_delay"],
             requests=report["requests"], warmup_requests=report["warmup_requests"],
@@ -189,6 +209,37 @@ class Result:
         )  # fmt: skip
 
     # -- reading --------------------------------------------------------------------
+    @property
+    def workload(self) -> Any:
+        """The :mod:`golat.workloads` workload that ran (as the core echoed it), or None
+        for a Python callable (:func:`golat.measure`) or an unknown kind."""
+        from .workloads import from_spec
+
+        spec = self.config.get("workload")
+        try:
+            return from_spec(spec) if isinstance(spec, dict) else None
+        except ConfigError:
+            return None
+
+    @property
+    def target_rate(self) -> float:
+        """The requested rate in requests/s (0: closed loop)."""
+        return float(self.config.get("rate") or 0.0)
+
+    @property
+    def overload(self) -> str | None:
+        """Why this run is overloaded, or None: an open-loop run that achieved less than
+        95 % of its target rate. Its requests queued behind each other, so its corrected
+        latencies measure that backlog, not the system."""
+        rate = self.target_rate
+        if not rate or self.requests < 1 or self.achieved_rate >= OVERLOAD_FRACTION * rate:
+            return None
+        share = 100 * self.achieved_rate / rate
+        return (f"overloaded: achieved {self.achieved_rate:,.0f} req/s, {share:.0f} % of the "
+                f"target {rate:,.0f} req/s; requests queued behind each other, so the corrected "
+                "latencies measure the backlog, not the system (lower the rate, or add "
+                "workers)")  # fmt: skip
+
     def summary(self, which: str = "latency") -> dict[str, float]:
         """``{"p50": ns, "p90": ..., "p99_99": ..., "max": ..., "mean": ..., "stddev": ...}``."""
         return summarize(self._hist(which))
@@ -243,23 +294,19 @@ class Result:
 
     def plot(self, path: str, label: str = "run") -> Any:
         """Save the percentile distribution and the timeline as a PNG (``golat[plot]``)."""
-        from ._plot import plot_result
-
-        return plot_result(self, path, label)
+        return render("plot_result", self, path, label)
 
     def table(self) -> str:
         """An aligned table of latency and service-time statistics with units; a merged
         result adds one row per input (see :func:`golat.merge`)."""
-        from ._format import result_table
-
-        return result_table(self)
+        return render("result_table", self)
 
     def to_hlog(self) -> str:
         """The timeline as an HdrHistogram interval log (format version 1.3, values in ns,
         the max column in ms): per interval, ``Tag=latency`` and ``Tag=service`` (all
         workers merged) and ``Tag=latency.wN`` / ``Tag=service.wN`` per worker, timestamps
         in seconds from ``#[BaseTime: ...]``, the measured window's wall-clock start.
-        A result without interval histograms (no timeline, or read from a version 1 or 2
+        A result without interval histograms (no timeline, or read from a version 1 to 3
         file) gives one interval covering the whole measured window. Read it back with
         :func:`golat.read_hlog`, or with any HdrHistogram log reader."""
         from ._hlog import IntervalLog
@@ -276,6 +323,8 @@ class Result:
             "late_starts": self.late_starts, "late_threshold_ns": self.late_threshold_ns,
             "stalls": self.stalls, "measured_s": self.measured_s,
             "achieved_rate": self.achieved_rate, "interrupted": self.interrupted,
+            "overload": self.overload,
+            "settings": self.settings.to_dict() if self.settings is not None else None,
             "summary": {"latency": self.summary(), "service": self.summary("service")},
             "gc": vars(self.gc),
             "histograms": {"latency": h(self.latency), "service": h(self.service),
@@ -296,29 +345,13 @@ class Result:
 
     @classmethod
     def from_json(cls, text: str) -> Result:
-        try:
-            d = json.loads(text)
-        except (TypeError, ValueError) as err:
-            raise ConfigError(f"not a golat result: {err}") from err
-        return cls.from_dict(d)
+        """Read :meth:`to_json`'s output back (any version in ``READS``)."""
+        return read_versioned(text, FORMAT, READS, "golat result", cls._from_dict)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Result:
-        """Read :meth:`to_dict`'s output (any version in ``READS``). Raises ConfigError."""
-        if not isinstance(d, dict) or d.get("format") != FORMAT:
-            raise ConfigError("not a golat result (no 'format': 'golat-result')")
-        if d.get("version") not in READS:
-            raise ConfigError(f"golat result version {d.get('version')!r} is not supported "
-                              f"(this golat reads versions {READS})")  # fmt: skip
-        try:
-            r = cls._from_dict(d)
-        except ConfigError:
-            raise
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
-            raise ConfigError(f"golat result is malformed: {type(err).__name__} {err}") from err
-        if d["version"] >= 3:
-            _check_v3(d, r)
-        return r
+        """Read :meth:`to_dict`'s output (any version in ``READS``); raises ConfigError."""
+        return read_versioned(d, FORMAT, READS, "golat result", cls._from_dict)
 
     @classmethod
     def _from_dict(cls, d: dict[str, Any]) -> Result:
@@ -330,7 +363,7 @@ class Result:
                          extra={k: v for k, v in w.items() if k not in known})
             for w in d["workers"]
         ]  # fmt: skip
-        return cls(
+        r = cls(
             latency=H(d["histograms"]["latency"]), service=H(d["histograms"]["service"]),
             start_delay=H(d["histograms"]["start_delay"]), requests=d["requests"],
             warmup_requests=d["warmup_requests"], late_starts=d["late_starts"],
@@ -339,9 +372,13 @@ class Result:
             interrupted=d["interrupted"], gc=GCActivity(**d["gc"]), workers=workers,
             config=d["config"], environment=d["environment"], extra=d.get("extra", {}),
             timeline=Timeline.from_dict(d["timeline"]) if d.get("timeline") else None,
+            settings=RunSettings.from_dict(d["settings"]) if d.get("settings") else None,
             start_unix_ns=d.get("start_unix_ns"), window_unix_ns=d.get("window_unix_ns"),
             inputs=[cls.from_dict(x) for x in d.get("inputs") or []],
         )  # fmt: skip
+        if d["version"] >= 4:
+            _check_v4(d, r)
+        return r
 
     def __repr__(self) -> str:
         s = self.summary()
@@ -352,23 +389,48 @@ class Result:
 _CORE_KEYS = {
     "requests", "warmup_requests", "late_starts", "late_threshold_ns", "stalls", "measured_ns",
     "achieved_rate", "interrupted", "workers", "gc", "histograms", "counts_len", "precision",
-    "gomaxprocs", "go_version", "error", "timeline", "start_unix_ns", "window_unix_ns",
+    "gomaxprocs", "go_version", "error", "timeline", "workload", "config", "start_unix_ns",
+    "window_unix_ns",
 }  # fmt: skip
 
-_V3_KEYS = {
+
+def read_versioned(text: str | dict[str, Any], fmt: str, reads: tuple[int, ...], what: str,
+                   build: Callable[[dict[str, Any]], T]) -> T:  # fmt: skip
+    """Decode a versioned JSON document (``{"format": fmt, "version": v, ...}``, as text or
+    already parsed) with ``build``; anything wrong with it (not JSON, another format, a
+    version not in ``reads``, a missing or ill-typed field) is a ConfigError that says which."""
+    try:
+        d = text if isinstance(text, dict) else json.loads(text)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"not a {what}: {err}") from err
+    if not isinstance(d, dict) or d.get("format") != fmt:
+        raise ConfigError(f"not a {what} (no 'format': '{fmt}')")
+    if d.get("version") not in reads:
+        raise ConfigError(f"{what} version {d.get('version')!r} is not supported "
+                          f"(this golat reads versions {reads})")  # fmt: skip
+    try:
+        return build(d)
+    except ConfigError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
+        raise ConfigError(f"{what} is malformed: {type(err).__name__} {err}") from err
+
+
+_V4_KEYS = {
     "format", "version", "config", "environment", "requests", "warmup_requests", "late_starts",
     "late_threshold_ns", "stalls", "measured_s", "achieved_rate", "interrupted", "summary", "gc",
     "histograms", "workers", "extra", "timeline", "start_unix_ns", "window_unix_ns", "inputs",
+    "overload", "settings",
 }  # fmt: skip
 
 
-def _check_v3(d: dict[str, Any], r: Result) -> None:
-    """A version 3 document is read strictly: no unknown key, wall-clock times are ints or
+def _check_v4(d: dict[str, Any], r: Result) -> None:
+    """A version 4 document is read strictly: no unknown key, wall-clock times are ints or
     null, a merged result's histograms are the sums of its inputs'. Raises ConfigError."""
-    unknown = sorted(set(d) - _V3_KEYS)
+    unknown = sorted(set(d) - _V4_KEYS)
     if unknown:
         raise ConfigError(
-            f"golat result: unknown key(s) {unknown}; version 3 has {sorted(_V3_KEYS)}"
+            f"golat result: unknown key(s) {unknown}; version 4 has {sorted(_V4_KEYS)}"
         )
     for key in ("start_unix_ns", "window_unix_ns"):
         v = d.get(key)
@@ -409,7 +471,7 @@ def _runtime_p99_ns(h: dict[str, Any] | None) -> float:
     rh = RuntimeHistogram.from_dict(h)
     if int(sum(rh.counts)) == 0:
         return float("nan")
-    return rh.quantile(0.99) * 1e9
+    return rh.percentile(99) * 1e9
 
 
 def _json_default(o: Any) -> Any:

@@ -14,21 +14,38 @@ from typing import Any
 
 from . import _native, _units
 from ._histogram import Histogram
-from ._run import GCSetting, gc_percent_for
+from ._settings import SERVE, RunSettings, gc_percent_for
 from .errors import ConfigError
 from .workloads import HTTP, Noop, Workload, is_loopback
 
 SERVER_CONFIG_VERSION = 1
 
 
+def server_settings(settings: RunSettings | None, overrides: dict[str, Any]) -> RunSettings:
+    """The run settings of a server: ``settings`` with ``overrides``; only those that apply
+    to a server (gc, memory_limit, workers, precision) may differ from their defaults."""
+    s = RunSettings.build(settings, overrides, "golat serve")
+    extra = sorted(set(s.changed()) - set(RunSettings.names(SERVE)))
+    if extra:
+        raise ConfigError(f"golat serve: {', '.join(extra)} do not apply to a server; it takes "
+                          f"{', '.join(RunSettings.names(SERVE))}")  # fmt: skip
+    if s.gc == "managed":
+        raise ConfigError("golat serve: gc='managed' is for runs; a server takes a percent, "
+                          "'off' or 'default'")  # fmt: skip
+    return s
+
+
 def server_config(
-    *, host: str = "127.0.0.1", port: int = 0, handler: Workload | None = None, path: str = "/",
-    body_bytes: int = 0, workers: int | None = None, gc: GCSetting = None,
-    memory_limit: int | str | None = None, allow_remote: bool = False, precision: int = 2,
-    metrics_path: str = "/metrics", read_header_timeout: float = 5.0, idle_timeout: float = 60.0,
-    max_header_bytes: int = 64 << 10,
+    settings: RunSettings | None = None, *, host: str = "127.0.0.1", port: int = 0,
+    handler: Workload | None = None, path: str = "/", body_bytes: int = 0,
+    allow_remote: bool = False, metrics_path: str = "/metrics", read_header_timeout: float = 5.0,
+    idle_timeout: float = 60.0, max_header_bytes: int = 64 << 10, **overrides: Any,
 ) -> dict[str, Any]:  # fmt: skip
-    """Validate server settings and build the versioned server document the core reads."""
+    """Validate server settings and build the versioned server document the core reads.
+    ``settings`` / ``overrides``: the run settings that apply to a server (see
+    :func:`server_settings`)."""
+    rs = server_settings(settings, overrides)
+    workers, gc, memory_limit, precision = rs.workers, rs.gc, rs.memory_limit, rs.precision
     if not isinstance(host, str) or not host:
         raise ConfigError(f"host must be an address such as 127.0.0.1, got {host!r}")
     host = host.strip("[]")
@@ -50,9 +67,6 @@ def server_config(
         raise ConfigError(f"path and metrics_path are both {path!r}; choose two")
     _units.number("body_bytes", body_bytes, strict_min=False, maximum=64 << 20, integer=True)
     workers = os.cpu_count() or 1 if workers is None else workers
-    _units.number("workers", workers, minimum=1, strict_min=False, maximum=4096, integer=True)
-    if precision not in (2, 3) or isinstance(precision, bool):
-        raise ConfigError(f"precision must be 2 or 3 significant digits, got {precision!r}")
     _units.number("read_header_timeout (s)", read_header_timeout, maximum=3600)
     _units.number("idle_timeout (s)", idle_timeout, maximum=3600)
     _units.number("max_header_bytes", max_header_bytes, minimum=1024, strict_min=False,
@@ -62,7 +76,7 @@ def server_config(
     if p is not None:
         gc_doc["gc_percent"] = p
     if memory_limit is not None:
-        gc_doc["memory_limit"] = _units.parse_size(memory_limit, "memory_limit")
+        gc_doc["memory_limit"] = memory_limit
     return {
         "version": SERVER_CONFIG_VERSION, "host": host, "port": int(port),
         "allow_remote": bool(allow_remote), "path": path, "body_bytes": int(body_bytes),
@@ -136,8 +150,8 @@ class Server:
     context manager, or call :meth:`stop`.
     """
 
-    def __init__(self, **settings: Any) -> None:
-        self.config = server_config(**settings)
+    def __init__(self, settings: RunSettings | None = None, **options: Any) -> None:
+        self.config = server_config(settings, **options)
         self._handle: int | None = _native.server_start(self.config)
         self.address: str = self.stats().address
         host, _, port = self.address.rpartition(":")

@@ -148,6 +148,19 @@ def resolve_numa(topo: _topology.Topology, numa: str | None) -> tuple[str, tuple
     raise ConfigError(f"numa must be {allowed}, got {numa!r}")
 
 
+def plan_for(
+    settings: Any, *, wants_thread: bool = False, default_lock: bool = False,
+    topo: _topology.Topology | None = None, stacklevel: int = 3,
+) -> ThreadPlan:  # fmt: skip
+    """:func:`plan` for the thread settings of a :class:`~golat.RunSettings`."""
+    return plan(
+        workers=settings.workers, cpus=settings.cpus, lock_os_thread=settings.lock_os_thread,
+        policy=settings.policy, mlock=settings.mlock, numa=settings.numa,
+        gomaxprocs=settings.gomaxprocs, wants_thread=wants_thread, default_lock=default_lock,
+        topo=topo, stacklevel=stacklevel + 1,
+    )  # fmt: skip
+
+
 def plan(
     *, workers: int | None, cpus: CPUs, lock_os_thread: bool | None, policy: str | None,
     mlock: bool, numa: str | None, gomaxprocs: int | None, wants_thread: bool = False,

@@ -1,9 +1,9 @@
-"""A comparison trial in its own process: ``python -m golat._worker`` reads one job (JSON)
-on stdin, runs it with :func:`golat.run` and writes the outcome (JSON) to the job's
-``out`` file. The parent captures this process's stderr, where the Go runtime writes its
-trace lines (GODEBUG=gctrace=1, schedtrace=...).
+"""A comparison trial in its own process (started by golat._compare.child_command): reads
+one job (JSON) on stdin, runs it with :func:`golat.run` and writes the outcome (JSON) to
+the job's ``out`` file. The parent captures this process's stderr, where the Go runtime
+writes its trace lines (GODEBUG=gctrace=1, schedtrace=...).
 
-Job: ``{"workload": spec, "settings": {run keyword arguments}, "out": path}``.
+Job: ``{"workload": workload document, "settings": RunSettings.to_dict(), "out": path}``.
 Outcome: ``{"result": Result.to_dict(), "rusage": {...}}`` or ``{"error": text,
 "error_type": name}``. Exit status 0, 1 on an error, 130 on Ctrl-C.
 """
@@ -14,25 +14,6 @@ import json
 import resource
 import sys
 from typing import Any
-
-
-def decode_settings(settings: dict[str, Any]) -> dict[str, Any]:
-    """Settings as golat.run takes them (a Stall travels as {"stall": {"every":, ...}})."""
-    from ._run import Stall
-
-    out = dict(settings)
-    if isinstance(out.get("stall"), dict):
-        out["stall"] = Stall(**out["stall"])
-    return out
-
-
-def encode_settings(settings: dict[str, Any]) -> dict[str, Any]:
-    from ._run import Stall
-
-    out = dict(settings)
-    if isinstance(out.get("stall"), Stall):
-        out["stall"] = {"every": out["stall"].every, "duration": out["stall"].duration}
-    return out
 
 
 def _rusage() -> dict[str, int]:
@@ -52,10 +33,12 @@ def main() -> int:
     try:
         from . import workloads
         from ._run import run
+        from ._settings import RunSettings
 
         wl = workloads.from_spec(job["workload"])
+        settings = RunSettings.from_dict(job["settings"])
         before = _rusage()
-        result = run(wl, **decode_settings(job["settings"]))
+        result = run(wl, settings)
         after = _rusage()
         usage = {k: after[k] - before[k] for k in after if k != "maxrss_kib"}
         usage["maxrss_kib"] = after["maxrss_kib"]

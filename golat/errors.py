@@ -21,6 +21,7 @@ __all__ = [
     "GolatWarning",
     "StarvationWarning",
     "FleetWarning",
+    "OverloadWarning",
 ]
 
 
@@ -83,3 +84,9 @@ class FleetError(GolatError, RuntimeError):
 class FleetWarning(GolatWarning, RuntimeWarning):
     """A fleet run is missing some hosts' results (failed or disconnected); the message names
     them and the share of the load that is missing."""
+
+
+class OverloadWarning(GolatWarning, RuntimeWarning):
+    """A run achieved less than 95 % of its target rate: requests queued behind each other,
+    so its corrected latencies measure the backlog, not the system. The message gives the
+    rates; ``Result.overload`` says the same."""

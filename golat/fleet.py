@@ -20,7 +20,6 @@ same moment everywhere; the measured offsets are recorded and corrected for.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import json
 import os
 import queue
@@ -38,6 +37,7 @@ from typing import Any
 
 from . import _units
 from ._result import Result
+from ._settings import RunSettings
 from ._version import __version__
 from .errors import ConfigError, FleetError, FleetWarning, Unsupported
 from .workloads import Workload
@@ -50,32 +50,21 @@ GRACE_S = 60.0  # past the planned end before a host is given up as timed out
 POLL_S = 0.2  # how often the client checks its hosts (Ctrl-C and disconnects)
 
 
-# -- the job a host runs (the one place that encodes it) --------------------------------
-def encode_job(workload: Workload, settings: dict[str, Any]) -> dict[str, Any]:
+# -- the job a host runs ------------------------------------------------------------------
+def encode_job(workload: Workload, settings: RunSettings) -> dict[str, Any]:
     """The document a fleet host's process reads: the workload's document form and the
-    :func:`golat.run` settings (JSON-ready)."""
-    from ._worker import encode_settings
-
-    return {"workload": workload.spec(), "settings": encode_settings(dict(settings))}
+    settings' JSON form (:meth:`golat.RunSettings.to_dict`)."""
+    return {"workload": workload.spec(), "settings": settings.to_dict()}
 
 
-def decode_job(job: Any) -> tuple[Workload, dict[str, Any]]:
-    """Read :func:`encode_job`'s document; ConfigError names what is wrong."""
+def decode_job(job: Any) -> tuple[Workload, RunSettings]:
+    """Read :func:`encode_job`'s document, strictly; ConfigError names what is wrong."""
     from . import workloads
-    from ._worker import decode_settings
 
     if not isinstance(job, dict) or set(job) != {"workload", "settings"}:
         keys = sorted(job) if isinstance(job, dict) else type(job).__name__
         raise ConfigError(f"a fleet job has exactly the keys ['settings', 'workload'], got {keys}")
-    if not isinstance(job["settings"], dict):
-        raise ConfigError("a fleet job's settings must be a JSON object")
-    return workloads.from_spec(job["workload"]), decode_settings(job["settings"])
-
-
-def _run_parameters() -> set[str]:
-    from ._run import run as local_run
-
-    return set(inspect.signature(local_run).parameters) - {"workload", "progress"}
+    return workloads.from_spec(job["workload"]), RunSettings.from_dict(job["settings"])
 
 
 # -- on a Dask worker ---------------------------------------------------------------------
@@ -187,7 +176,7 @@ class _Host:
     address: str
     name: str
     share: float
-    settings: dict[str, Any]
+    settings: RunSettings
     status: str = "planned"  # ready, ok, failed, disconnected, timed out
     error: str | None = None
     hostname: str | None = None
@@ -202,8 +191,8 @@ class _Host:
             "address": self.address,
             "hostname": self.hostname,
             "share": self.share,
-            "rate": self.settings.get("rate"),
-            "requests": self.settings.get("requests"),
+            "rate": self.settings.rate,
+            "requests": self.settings.requests,
             "status": self.status,
             "error": self.error,
             "clock_offset_ns": self.clock_offset_ns,
@@ -285,29 +274,28 @@ def _split(total: int, n: int) -> list[int]:
 
 def run(
     workload: Workload,
+    settings: RunSettings | None = None,
     *,
     client: Any = None,
     scheduler: str | None = None,
-    rate: float | None = None,
-    requests: int | None = None,
     hosts: Sequence[str] | None = None,
     start_margin: float = START_MARGIN_S,
     ready_timeout: float = READY_TIMEOUT_S,
-    **settings: Any,
+    **overrides: Any,
 ) -> Result:
     """Run ``workload`` on every chosen Dask worker at once, and merge their results.
 
     Args:
         workload: a :mod:`golat.workloads` workload.
+        settings: a :class:`golat.RunSettings`; keyword ``overrides`` change it, as for
+            :func:`golat.run`. ``rate`` is the total: each host gets an equal share (None:
+            closed loop on each); ``requests`` is split too; the other settings (duration,
+            warmup, workers, gc, precision, timeline ...) apply on every host.
         client: a ``distributed.Client``; or ``scheduler`` (``"tcp://HOST:8786"``) to
             connect to (and disconnect from at the end).
-        rate: total requests/s, split equally across the hosts (None: closed loop on each).
-        requests: total measured requests, split across the hosts.
         hosts: Dask worker names or addresses to use (default: every worker).
         start_margin: seconds between sending the start instant and the first request.
         ready_timeout: seconds a host may take to start its golat process and load the core.
-        **settings: other :func:`golat.run` settings (duration, warmup, workers, gc,
-            precision, timeline ...), the same on every host.
 
     Returns:
         The merged :class:`golat.Result`, one input per host that reported (labelled with
@@ -325,16 +313,10 @@ def run(
         FleetWarning: some hosts failed or disconnected (named, with the missing share).
     """
     called = time.time_ns()
-    if not isinstance(workload, Workload) or type(workload) is Workload:
-        raise ConfigError(f"workload must be a golat.workloads workload, got {workload!r}")
-    accepted = _run_parameters() - {"rate", "requests"}
-    unknown = sorted(set(settings) - accepted)
-    if unknown:
-        raise ConfigError(f"unknown run settings {unknown}; a fleet run takes {sorted(accepted)}")
-    if rate is not None:
-        _units.number("rate (requests/s)", rate, maximum=1e9)
-    if requests is not None:
-        _units.number("requests", requests, minimum=1, strict_min=False, integer=True)
+    from ._run import check_workload
+
+    check_workload(workload)
+    base = RunSettings.build(settings, overrides, "golat.fleet.run")
     _units.number("start_margin (s)", start_margin, strict_min=False, maximum=60)
     _units.number("ready_timeout (s)", ready_timeout, maximum=3600)
     distributed = _distributed()
@@ -344,20 +326,16 @@ def run(
     try:
         chosen = _pick_workers(client, hosts)
         n = len(chosen)
-        reqs = _split(int(requests), n) if requests is not None else [None] * n
-        if requests is not None and min(reqs) < 1:
-            raise ConfigError(f"requests={requests} cannot be split across {n} hosts")
-        fleet = []
-        for (addr, name), req in zip(chosen, reqs):
-            s = dict(settings)
-            if rate is not None:
-                s["rate"] = rate / n
-            if req is not None:
-                s["requests"] = req
-            fleet.append(_Host(addr, name, 1.0 / n, s))
+        reqs = _split(base.requests, n) if base.requests is not None else [None] * n
+        if base.requests is not None and min(reqs) < 1:
+            raise ConfigError(f"requests={base.requests} cannot be split across {n} hosts")
+        rate = base.rate / n if base.rate is not None else None
+        fleet = [
+            _Host(addr, name, 1.0 / n, base.replace(rate=rate, requests=req))
+            for (addr, name), req in zip(chosen, reqs)
+        ]
         _clock_offsets(client, fleet)
-        planned = float(settings.get("duration") or (5.0 if requests is None else 3600.0))
-        planned += float(settings.get("warmup") or 0.0)
+        planned = (base.planned_duration or 3600.0) + base.warmup
         futures = [
             client.submit(
                 _host_task,
@@ -541,17 +519,17 @@ class FleetComparison:
     failed: dict[str, str] = field(default_factory=dict)
 
     def format(self) -> str:
-        from ._format import fleet_comparison_text
+        from ._render import render
 
-        return fleet_comparison_text(self)
+        return render("fleet_comparison_text", self)
 
 
-def _compare_task(workload_spec: dict[str, Any], args: dict[str, Any]) -> str:
+def _compare_task(job: dict[str, Any], stages: Any, trials: int) -> str:
     """Runs on a Dask worker: golat.compare (each trial is its own fresh process)."""
-    from . import workloads
     from ._compare import compare as local_compare
 
-    return local_compare(workloads.from_spec(workload_spec), **args).to_json()
+    workload, settings = decode_job(job)
+    return local_compare(workload, stages, trials, settings=settings).to_json()
 
 
 def compare(
@@ -559,37 +537,42 @@ def compare(
     stages: Any = None,
     trials: int = 5,
     *,
+    settings: RunSettings | None = None,
     client: Any = None,
     scheduler: str | None = None,
     hosts: Sequence[str] | None = None,
-    **run_settings: Any,
+    **overrides: Any,
 ) -> FleetComparison:
     """Run :func:`golat.compare` on every chosen Dask worker (at the same time) and collect
     each host's comparison; ``.format()`` puts the hosts side by side per stage.
 
-    ``stages`` must be default stage names (text or a list) or ``None``: they travel by
-    name. Other arguments are :func:`golat.compare`'s. Raises ConfigError, Unsupported
-    (no ``distributed``), FleetError when no host returned a comparison."""
-    from ._compare import Comparison, resolve_stages
+    ``stages``: None (the default stages), or stages as text (default stage names or
+    ``NAME:key=value,...``, a comma-separated string or a list): they travel as text.
+    ``settings`` / ``overrides`` are every stage's base settings, as for
+    :func:`golat.compare` (``rate`` is per host here). Raises ConfigError, Unsupported (no
+    ``distributed``), FleetError when no host returned a comparison."""
+    from ._compare import resolve_stages
+    from ._comparison import Comparison
+    from ._run import check_workload
 
-    if not isinstance(workload, Workload) or type(workload) is Workload:
-        raise ConfigError(f"workload must be a golat.workloads workload, got {workload!r}")
-    names = [s.name for s in resolve_stages(stages)]
-    if stages is not None and not all(
-        isinstance(s, str) for s in (stages if not isinstance(stages, str) else [stages])
-    ):
-        raise ConfigError("fleet compare takes default stage names (baseline, gc, lock, numa)")
+    check_workload(workload)
+    if stages is not None and not isinstance(stages, str):
+        stages = list(stages)
+        if not all(isinstance(x, str) for x in stages):
+            raise ConfigError("fleet compare takes stages as text (names or NAME:key=value)")
+    resolve_stages(stages)  # refuse bad stages here, before any host starts
+    job = encode_job(workload, RunSettings.build(settings, overrides, "golat.fleet.compare"))
     distributed = _distributed()
     client, own = _connect(client, scheduler)
     out = FleetComparison()
     try:
         chosen = _pick_workers(client, hosts)
-        args = {"stages": names, "trials": trials, **run_settings}
         futures = {
             name: client.submit(
                 _compare_task,
-                workload.spec(),
-                args,
+                job,
+                stages,
+                trials,
                 workers=[addr],
                 allow_other_workers=False,
                 pure=False,

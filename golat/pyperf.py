@@ -28,7 +28,8 @@ from typing import Any, Callable
 from ._histogram import Histogram
 from ._measure import _PythonCall, measure
 from ._result import Result, stat_value, summarize
-from ._run import build_config, run
+from ._run import prepare, run
+from ._settings import RunSettings
 from .errors import ConfigError
 from .workloads import Workload
 
@@ -46,7 +47,8 @@ def _check_stat(stat: str, which: str) -> None:
 
 def bench_latency(
     runner: Any, name: str, workload: Workload | Callable[[], object], stat: str = "p99", *,
-    which: str = "latency", metadata: dict[str, Any] | None = None, **run_settings: Any,
+    which: str = "latency", metadata: dict[str, Any] | None = None,
+    settings: RunSettings | None = None, **run_settings: Any,
 ) -> Any:  # fmt: skip
     """Benchmark ``workload``'s tail latency with a :class:`pyperf.Runner`.
 
@@ -59,10 +61,11 @@ def bench_latency(
             ``"p99.9"``, ``"max"``, ``"mean"`` ...
         which: ``"latency"`` (from the intended start), ``"service"`` or ``"start_delay"``.
         metadata: extra pyperf metadata for the benchmark.
-        run_settings: keyword arguments of :func:`golat.run` / :func:`golat.measure`
-            (``rate``, ``duration``, ``warmup`` ...). Without ``duration`` or ``requests``
-            each value is a 1 s run. For callables the harness floor is left out unless
-            ``floor=True``.
+        settings, run_settings: a :class:`golat.RunSettings` and keyword overrides of it
+            (``rate``, ``duration``, ``warmup`` ...), as :func:`golat.run` and
+            :func:`golat.measure` take them (for callables also ``python_gc``,
+            ``max_errors`` and ``floor``). Without ``duration`` or ``requests`` each value
+            is a 1 s run. For callables the harness floor is left out unless ``floor=True``.
 
     Returns:
         What ``runner.bench_time_func`` returns: the ``pyperf.Benchmark`` (None in workers
@@ -78,12 +81,13 @@ def bench_latency(
     if not isinstance(name, str) or not name.strip():
         raise ConfigError(f"name must be a non-empty string, got {name!r}")
     _check_stat(stat, which)
-    settings = dict(run_settings)
-    if settings.get("duration") is None and settings.get("requests") is None:
-        settings["duration"] = DEFAULT_DURATION_S
-    once = _runner_for(workload, settings)
+    py_options = {k: run_settings.pop(k) for k in PY_ONLY if k in run_settings}
+    s = RunSettings.build(settings, run_settings, "golat.pyperf.bench_latency")
+    if s.duration is None and s.requests is None:
+        s = s.replace(duration=DEFAULT_DURATION_S)
+    once = _runner_for(workload, s, py_options)
     md = {"golat_stat": stat, "golat_which": which, "golat_workload": _describe(workload),
-          "golat_rate": float(settings.get("rate") or 0.0), "unit": "second"}  # fmt: skip
+          "golat_rate": float(s.rate or 0.0), "unit": "second"}  # fmt: skip
     md.update(metadata or {})
     merged: list[Histogram] = []
 
@@ -104,28 +108,23 @@ def bench_latency(
             args.loops = 0
 
 
-def _runner_for(workload: object, settings: dict[str, Any]) -> Callable[[], Result]:
+PY_ONLY = ("python_gc", "max_errors", "floor")  # golat.measure's own options
+
+
+def _runner_for(workload: object, settings: RunSettings,
+                py_options: dict[str, Any]) -> Callable[[], Result]:  # fmt: skip
     """Validate now (in the master, before workers start) and return a run-once function."""
     if isinstance(workload, Workload):
-        build_config(workload, **_config_args(settings))
-        return lambda: run(workload, **settings)
+        if py_options:
+            raise ConfigError(f"{', '.join(py_options)} are for Python callables, not for "
+                              f"the workload {workload}")  # fmt: skip
+        prepare(workload, settings)
+        return lambda: run(workload, settings)
     if callable(workload):
-        settings.setdefault("floor", False)
-        py_only = {"python_gc", "max_errors", "floor", "progress"}
-        build_config(_PythonCall(1), **_config_args(settings, skip=py_only))
-        return lambda: measure(workload, **settings)
+        py_options.setdefault("floor", False)
+        prepare(_PythonCall(1), settings)
+        return lambda: measure(workload, settings, **py_options)
     raise ConfigError(f"workload must be a golat workload or a callable, got {workload!r}")
-
-
-def _config_args(settings: dict[str, Any], skip: set[str] | frozenset = frozenset()) -> dict:
-    base = {"rate": None, "duration": None, "requests": None, "warmup": 0.0,
-            "arrivals": "constant", "stall": None, "gc": None, "memory_limit": None}  # fmt: skip
-    unknown = set(settings) - set(base) - {"workers", "precision", "seed", "progress"} - skip
-    if unknown:
-        raise ConfigError(f"unknown run setting(s) {sorted(unknown)} for golat.pyperf")
-    doc = dict(base)
-    doc.update({k: v for k, v in settings.items() if k not in skip and k != "progress"})
-    return doc
 
 
 def _record(md: dict[str, Any], merged: list[Histogram], result: Result, which: str) -> None:

@@ -45,7 +45,7 @@ def extra_info(result: Result) -> dict[str, Any]:
     info: dict[str, Any] = {
         "version": EXTRA_INFO_VERSION,
         "unit": "s",
-        "workload": _describe_workload(result.config.get("workload")),
+        "workload": _describe_workload(result),
         "rate": result.config.get("rate") or None,
         "requests": result.requests,
         "achieved_rate": result.achieved_rate,
@@ -62,13 +62,12 @@ def extra_info(result: Result) -> dict[str, Any]:
     return info
 
 
-def _describe_workload(spec: Any) -> str:
-    if not isinstance(spec, dict):
-        return str(spec)
-    if spec.get("kind") == "python":
-        return f"python:{spec.get('fn')}"
-    args = ",".join(f"{k}={v}" for k, v in spec.items() if k != "kind")
-    return f"{spec.get('kind')}:{args}" if args else str(spec.get("kind"))
+def _describe_workload(result: Result) -> str:
+    """The workload's text form (``spin:ns=10us``), or ``python:module.function``."""
+    if result.workload is not None:
+        return str(result.workload)
+    spec = result.config.get("workload") or {}
+    return f"{spec.get('kind')}:{spec.get('fn')}"
 
 
 @pytest.fixture

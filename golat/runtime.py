@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from . import _native, _units
+from .errors import ConfigError
 
 __all__ = [
     "gc_percent", "set_gc_percent", "memory_limit", "set_memory_limit", "gc",
@@ -134,12 +135,16 @@ class RuntimeHistogram:
     def total(self) -> int:
         return int(self.counts.sum())
 
-    def quantile(self, q: float) -> float:
-        """Upper bucket edge (s) below which a fraction q (0..1) of values fall; 0 if empty."""
+    def percentile(self, p: float) -> float:
+        """Upper bucket edge (s) below which ``p`` percent (0..100, as for
+        :meth:`golat.Histogram.percentile`) of the values fall; 0 if empty."""
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 100:
+            raise ConfigError(f"percentile must be a number in 0..100, got {p!r}")
         total = self.total
         if total == 0:
             return 0.0
-        idx = int(np.searchsorted(np.cumsum(self.counts), max(1, int(np.ceil(q * total)))))
+        rank = max(1, int(np.ceil(p / 100 * total)))
+        idx = int(np.searchsorted(np.cumsum(self.counts), rank))
         top = self.buckets[min(idx + 1, len(self.buckets) - 1)]
         return float(top if np.isfinite(top) else self.buckets[idx])
 

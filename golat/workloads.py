@@ -1,23 +1,47 @@
-"""Workloads the Go core runs for each request. Each is a small frozen dataclass that
-validates its arguments and turns into the JSON spec the core reads.
+"""Workloads the Go core runs for each request.
 
-Units: ``ns`` parameters are nanoseconds, sizes are bytes.
+Each workload is a small frozen dataclass whose parameters are declared once, with their
+unit (:mod:`golat._params`). From that declaration come all of its forms, and they
+round-trip exactly:
+
+- Python: ``Spin(ns=10_000)``, ``Timer(interval=200e-6)`` (durations in seconds unless the
+  name is ``ns`` or ends in ``_ns``; sizes in bytes);
+- text, what the command line reads and what golat prints: ``str(w)`` and :func:`parse`,
+  ``spin:ns=10us``, ``timer:interval=200us``; ``parse(str(w)) == w``;
+- the document the core reads: ``w.spec()`` and :func:`from_spec`;
+  ``from_spec(w.spec()) == w``; the core echoes the workload it ran in the same form.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from . import _units
+from ._params import (
+    Bytes,
+    Choice,
+    Int,
+    Kind,
+    Nanos,
+    OrNone,
+    Seconds,
+    Text,
+    split_pairs,
+)  # fmt: skip
 from .errors import ConfigError
 
 __all__ = [
     "Workload", "Noop", "Spin", "Alloc", "PooledAlloc", "Syscall", "Timer", "Jitter", "MemChase",
-    "HTTP", "parse", "from_spec",
+    "HTTP", "parse", "from_spec", "kinds",
 ]  # fmt: skip
+
+
+def param(kind: Kind, default: Any = dataclasses.MISSING, *, wire: str | None = None) -> Any:
+    """Declare a workload parameter: its kind (unit, range) and default; ``wire`` names it in
+    the core's document when that name is not the parameter's (plus the kind's suffix)."""
+    return field(default=default, metadata={"kind": kind, "wire": wire})
 
 
 def _physical_memory() -> int:
@@ -36,14 +60,46 @@ class Workload:
     #: ``rate`` makes no sense with it (Timer, Jitter).
     self_paced: ClassVar[bool] = False
 
+    # -- the declaration --------------------------------------------------------------
+    @classmethod
+    def params(cls) -> list[tuple[str, Kind, str]]:
+        """(name, kind, document key) of each parameter, in declaration order."""
+        out = []
+        for f in dataclasses.fields(cls):
+            kind = f.metadata.get("kind")
+            if kind is not None:
+                out.append((f.name, kind, f.metadata.get("wire") or f.name + kind.wire_suffix))
+        return out
+
+    def __post_init__(self) -> None:
+        for name, kind, _ in self.params():
+            value = kind.check(f"{type(self).__name__}({name})", getattr(self, name))
+            object.__setattr__(self, name, value)
+        self._check()
+
+    def _check(self) -> None:
+        """Checks across parameters (ConfigError); default: none."""
+
+    # -- forms ------------------------------------------------------------------------
+    def spec(self) -> dict[str, Any]:
+        """The document the Go core decodes: ``{"kind": ..., one key per parameter}``."""
+        out: dict[str, Any] = {"kind": self.kind}
+        for name, kind, wire in self.params():
+            out[wire] = kind.to_doc(getattr(self, name))
+        return out
+
+    def __str__(self) -> str:
+        """The text form, ``kind:key=value,...`` (every parameter that is not None);
+        :func:`parse` reads it back to an equal workload."""
+        args = [f"{name}={kind.to_text(getattr(self, name))}" for name, kind, _ in self.params()
+                if getattr(self, name) is not None]  # fmt: skip
+        return f"{self.kind}:{','.join(args)}" if args else self.kind
+
+    # -- behaviour --------------------------------------------------------------------
     @property
     def wants_thread(self) -> bool:
         """Whether it measures something that needs its own locked OS thread."""
         return False
-
-    def spec(self) -> dict[str, Any]:
-        """The JSON document the Go core decodes."""
-        return {"kind": self.kind, **asdict(self)}
 
     def pooled(self) -> Workload:
         """The non-allocating variant of this workload (itself when it does not allocate)."""
@@ -51,10 +107,6 @@ class Workload:
 
     def check_run(self, *, workers: int) -> None:
         """Refuse run settings this workload cannot honour (ConfigError); default: none."""
-
-    def __str__(self) -> str:
-        args = ",".join(f"{k}={v}" for k, v in asdict(self).items())
-        return f"{self.kind}:{args}" if args else self.kind
 
 
 @dataclass(frozen=True)
@@ -68,12 +120,8 @@ class Noop(Workload):
 class Spin(Workload):
     """Busy-waits ``ns`` nanoseconds of wall time per request."""
 
-    ns: int
+    ns: int = param(Nanos(1, 60_000_000_000))
     kind: ClassVar[str] = "spin"
-
-    def __post_init__(self) -> None:
-        _units.number("Spin(ns)", self.ns, minimum=1, strict_min=False, maximum=60e9, integer=True)
-        object.__setattr__(self, "ns", int(self.ns))
 
 
 @dataclass(frozen=True)
@@ -81,26 +129,18 @@ class Alloc(Workload):
     """Allocates ``count`` buffers of ``size`` bytes per request and keeps ``live_bytes``
     of them alive (split across workers), so the collector has a real heap to mark."""
 
-    size: int = 1024
-    count: int = 16
-    live_bytes: int = 0
+    size: int = param(Bytes(1, 1 << 30), 1024)
+    count: int = param(Int(1, 1 << 20), 16)
+    live_bytes: int = param(Bytes(0, 1 << 50), 0)
     kind: ClassVar[str] = "alloc"
 
-    def __post_init__(self) -> None:
-        n = type(self).__name__
-        _units.number(f"{n}(size)", self.size, minimum=1, strict_min=False, maximum=1 << 30,
-                      integer=True)  # fmt: skip
-        _units.number(f"{n}(count)", self.count, minimum=1, strict_min=False, maximum=1 << 20,
-                      integer=True)  # fmt: skip
-        _units.number(f"{n}(live_bytes)", self.live_bytes, strict_min=False, integer=True)
+    def _check(self) -> None:
         mem = _physical_memory()
         if self.live_bytes > mem // 2:
             raise ConfigError(
-                f"{n}(live_bytes={self.live_bytes}) is more than half this machine's memory "
-                f"({mem} bytes); allowed: 0..{mem // 2}"
+                f"{type(self).__name__}(live_bytes={self.live_bytes}) is more than half this "
+                f"machine's memory ({mem} bytes); allowed: 0..{mem // 2}"
             )
-        for f in ("size", "count", "live_bytes"):
-            object.__setattr__(self, f, int(getattr(self, f)))
 
     def pooled(self) -> Workload:
         return PooledAlloc(self.size, self.count, self.live_bytes)
@@ -120,12 +160,8 @@ class PooledAlloc(Alloc):
 class Syscall(Workload):
     """One system call per request: ``"getpid"``, or ``"pipe"`` (1-byte write and read)."""
 
-    syscall: str = "getpid"
+    syscall: str = param(Choice(("getpid", "pipe")), "getpid")
     kind: ClassVar[str] = "syscall"
-
-    def __post_init__(self) -> None:
-        if self.syscall not in ("getpid", "pipe"):
-            raise ConfigError(f"Syscall kind must be 'getpid' or 'pipe', got {self.syscall!r}")
 
 
 @dataclass(frozen=True)
@@ -143,25 +179,14 @@ class Timer(Workload):
     stays corrected), where cyclictest would count overruns. Leave ``rate`` unset.
     """
 
-    interval: float
-    method: str = "clock_nanosleep"
+    interval: float = param(Seconds(1_000, 10_000_000_000))
+    method: str = param(Choice(("clock_nanosleep", "go")), "clock_nanosleep")
     kind: ClassVar[str] = "timer"
     self_paced: ClassVar[bool] = True
-
-    def __post_init__(self) -> None:
-        _units.number("Timer(interval) (s)", self.interval, minimum=1e-6, strict_min=False,
-                      maximum=10)  # fmt: skip
-        if self.method not in ("clock_nanosleep", "go"):
-            raise ConfigError(
-                f"Timer(method) must be 'clock_nanosleep' or 'go', got {self.method!r}"
-            )
 
     @property
     def wants_thread(self) -> bool:
         return self.method == "clock_nanosleep"
-
-    def spec(self) -> dict[str, Any]:
-        return {"kind": self.kind, "interval_ns": round(self.interval * 1e9), "method": self.method}
 
 
 @dataclass(frozen=True)
@@ -173,20 +198,13 @@ class Jitter(Workload):
     their offset into the window. Runs for the whole duration; leave ``rate`` unset.
     """
 
-    threshold: float = 10e-6
+    threshold: float = param(Seconds(1, 60_000_000_000), 10e-6)
     kind: ClassVar[str] = "jitter"
     self_paced: ClassVar[bool] = True
-
-    def __post_init__(self) -> None:
-        _units.number("Jitter(threshold) (s)", self.threshold, minimum=1e-9, strict_min=False,
-                      maximum=60)  # fmt: skip
 
     @property
     def wants_thread(self) -> bool:
         return True
-
-    def spec(self) -> dict[str, Any]:
-        return {"kind": self.kind, "threshold_ns": max(1, round(self.threshold * 1e9))}
 
 
 @dataclass(frozen=True)
@@ -200,33 +218,18 @@ class MemChase(Workload):
     per worker (``extra["placement"]``). ns per load = service time / hops.
     """
 
-    bytes: int
-    node: int | None = None
-    hops: int = 1000
+    bytes: int = param(Bytes(128, 1 << 40))
+    node: int | None = param(OrNone(Int(0, 1022), none_doc=-1), None)
+    hops: int = param(Int(1, 1_000_000_000), 1000)
     kind: ClassVar[str] = "memchase"
 
-    def __post_init__(self) -> None:
-        _units.number("MemChase(bytes)", self.bytes, minimum=128, strict_min=False,
-                      maximum=1 << 40, integer=True)  # fmt: skip
+    def _check(self) -> None:
         mem = _physical_memory()
         if self.bytes > mem // 2:
             raise ConfigError(
                 f"MemChase(bytes={self.bytes}) is more than half this machine's memory "
                 f"({mem} bytes); allowed: 128..{mem // 2}"
             )
-        if self.node is not None:
-            _units.number("MemChase(node)", self.node, strict_min=False, maximum=1022,
-                          integer=True)  # fmt: skip
-        _units.number("MemChase(hops)", self.hops, minimum=1, strict_min=False, maximum=1e9,
-                      integer=True)  # fmt: skip
-        object.__setattr__(self, "bytes", int(self.bytes))
-        object.__setattr__(self, "hops", int(self.hops))
-        if self.node is not None:
-            object.__setattr__(self, "node", int(self.node))
-
-    def spec(self) -> dict[str, Any]:
-        return {"kind": self.kind, "bytes": self.bytes, "hops": self.hops,
-                "node": -1 if self.node is None else self.node}  # fmt: skip
 
 
 _LOOPBACK_NAMES = ("localhost",)
@@ -242,6 +245,69 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+class _NestedWorkload(Kind):
+    """A workload inside a workload (the HTTP handler); in text its own commas become ``;``."""
+
+    describe = "a workload, e.g. spin:ns=10us (inner commas written as ;)"
+
+    def check(self, label: str, v: Any) -> Workload:
+        if not isinstance(v, Workload) or type(v) is Workload:
+            raise ConfigError(f"{label} must be a golat workload, got {v!r}")
+        if isinstance(v, HTTP):
+            raise ConfigError(f"{label} cannot itself be an HTTP workload")
+        return v
+
+    def to_text(self, v: Workload) -> str:
+        return str(v).replace(",", ";")
+
+    def from_text(self, label: str, text: str) -> Workload:
+        return self.check(label, parse(text.replace(";", ",")))
+
+    def to_doc(self, v: Workload) -> dict[str, Any]:
+        return v.spec()
+
+    def from_doc(self, label: str, d: Any) -> Workload:
+        return self.check(label, from_spec(d))
+
+
+class _Paths(Kind):
+    """One URL path or a tuple of 1..64 (text: separated by ``;``; document: a list)."""
+
+    describe = "a path, or paths separated by ;"
+
+    def check(self, label: str, v: Any) -> str | tuple[str, ...]:
+        paths = (v,) if isinstance(v, str) else tuple(v) if isinstance(v, (list, tuple)) else ()
+        if not 1 <= len(paths) <= 64:
+            raise ConfigError(f"{label} must be one path or 1..64 paths, got {v!r}")
+        for p in paths:
+            if (
+                not isinstance(p, str) or not p.startswith("/") or ";" in p
+                or any(c <= " " or c == "\x7f" for c in p)
+            ):  # fmt: skip
+                raise ConfigError(
+                    f"{label} must start with '/' and have no spaces, ';' or control "
+                    f"characters, got {p!r}"
+                )
+        return paths[0] if len(paths) == 1 else paths
+
+    def to_text(self, v: str | tuple[str, ...]) -> str:
+        return v if isinstance(v, str) else ";".join(v)
+
+    def from_text(self, label: str, text: str) -> str | tuple[str, ...]:
+        return self.check(label, tuple(text.split(";")))
+
+    def to_doc(self, v: str | tuple[str, ...]) -> list[str]:
+        return [v] if isinstance(v, str) else list(v)
+
+    def from_doc(self, label: str, d: Any) -> str | tuple[str, ...]:
+        if not isinstance(d, list):
+            raise ConfigError(f"{label} must be a list of paths, got {d!r}")
+        return self.check(label, tuple(d))
+
+
+_TARGET = Text(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]+):[0-9]{1,5}", "host:port")
 
 
 @dataclass(frozen=True)
@@ -268,50 +334,25 @@ class HTTP(Workload):
     ``timeout`` (s) bounds each round trip.
     """
 
-    path: str | tuple[str, ...] = "/"
-    body_bytes: int = 0
-    handler: Workload = Noop()
-    connections: int | None = None
-    target: str | None = None
-    timeout: float = 10.0
+    path: str | tuple[str, ...] = param(_Paths(), "/", wire="paths")
+    body_bytes: int = param(Bytes(0, 64 << 20), 0)
+    handler: Workload = param(_NestedWorkload(), Noop())
+    connections: int | None = param(OrNone(Int(1, 4096), none_doc=0), None)
+    target: str | None = param(OrNone(_TARGET, none_doc=""), None)
+    timeout: float = param(Seconds(1, 3_600_000_000_000), 10.0)
     kind: ClassVar[str] = "http"
 
-    def __post_init__(self) -> None:
-        paths = (self.path,) if isinstance(self.path, str) else tuple(self.path)
-        if not 1 <= len(paths) <= 64:
-            raise ConfigError(f"HTTP(path) must be one path or 1..64 paths, got {self.path!r}")
-        for p in paths:
-            if (
-                not isinstance(p, str)
-                or not p.startswith("/")
-                or any(c <= " " or c == "\x7f" for c in p)
-            ):
-                raise ConfigError(
-                    f"HTTP(path) must start with '/' and have no spaces or control "
-                    f"characters, got {p!r}"
-                )
-        object.__setattr__(self, "path", paths[0] if len(paths) == 1 else paths)
-        _units.number("HTTP(body_bytes)", self.body_bytes, strict_min=False, maximum=64 << 20,
-                      integer=True)  # fmt: skip
-        object.__setattr__(self, "body_bytes", int(self.body_bytes))
-        if not isinstance(self.handler, Workload) or type(self.handler) is Workload:
-            raise ConfigError(f"HTTP(handler) must be a golat workload, got {self.handler!r}")
-        if isinstance(self.handler, HTTP):
-            raise ConfigError("HTTP(handler) cannot itself be an HTTP workload")
-        if self.connections is not None:
-            _units.number("HTTP(connections)", self.connections, minimum=1, strict_min=False,
-                          maximum=4096, integer=True)  # fmt: skip
-            object.__setattr__(self, "connections", int(self.connections))
+    def _check(self) -> None:
         if self.target is not None:
-            host, sep, port = str(self.target).rpartition(":")
-            if not sep or not port.isdigit() or not 1 <= int(port) <= 65535:
-                raise ConfigError(f"HTTP(target) must be host:port, got {self.target!r}")
+            host = self.target.rpartition(":")[0]
+            port = int(self.target.rpartition(":")[2])
+            if not 1 <= port <= 65535:
+                raise ConfigError(f"HTTP(target) port must be in 1..65535, got {self.target!r}")
             if not is_loopback(host):
                 raise ConfigError(
                     f"HTTP(target) {self.target!r} is not a loopback address; golat only "
                     "drives servers on this machine (127.0.0.1, [::1], localhost)"
                 )
-        _units.number("HTTP(timeout) (s)", self.timeout, maximum=3600)
 
     def check_run(self, *, workers: int) -> None:
         if self.connections is not None and self.connections > workers:
@@ -326,102 +367,90 @@ class HTTP(Workload):
         """The request paths, in the order requests cycle through them."""
         return (self.path,) if isinstance(self.path, str) else self.path
 
-    def spec(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind, "paths": list(self.paths), "body_bytes": self.body_bytes,
-            "handler": self.handler.spec(), "connections": self.connections or 0,
-            "target": self.target or "",
-            "timeout_ns": round(self.timeout * 1e9),
-        }  # fmt: skip
-
-    def __str__(self) -> str:
-        parts = [f"path={';'.join(self.paths)}"]
-        if self.body_bytes:
-            parts.append(f"body_bytes={self.body_bytes}")
-        if not isinstance(self.handler, Noop):
-            parts.append(f"handler={self.handler}")
-        if self.connections is not None:
-            parts.append(f"connections={self.connections}")
-        if self.target:
-            parts.append(f"target={self.target}")
-        return "http:" + ",".join(parts)
-
 
 _BY_NAME: dict[str, type[Workload]] = {
-    "noop": Noop, "spin": Spin, "alloc": Alloc, "pooled_alloc": PooledAlloc, "syscall": Syscall,
-    "timer": Timer, "jitter": Jitter, "memchase": MemChase, "http": HTTP,
-}  # fmt: skip
-_DURATION_FIELDS = {"ns"}  # parsed to ns
-_SECONDS_FIELDS = {"interval", "threshold", "timeout"}  # parsed to seconds
-_SIZE_FIELDS = {"size", "live_bytes", "bytes", "body_bytes"}
-_INT_FIELDS = {"node", "hops"}
+    cls.kind: cls
+    for cls in (Noop, Spin, Alloc, PooledAlloc, Syscall, Timer, Jitter, MemChase, HTTP)
+}
 
 
-def register(name: str, cls: type[Workload]) -> None:
-    """Make ``cls`` reachable from :func:`parse` (and the command line) as ``name``."""
-    _BY_NAME[name] = cls
+def kinds() -> dict[str, type[Workload]]:
+    """The workload kinds :func:`parse` and :func:`from_spec` know, by name."""
+    return dict(_BY_NAME)
+
+
+def register(cls: type[Workload]) -> None:
+    """Make ``cls`` reachable from :func:`parse`, :func:`from_spec` and the command line."""
+    _BY_NAME[cls.kind] = cls
+
+
+def _class_for(kind: object) -> type[Workload]:
+    cls = _BY_NAME.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise ConfigError(f"unknown workload {kind!r}; known: {', '.join(sorted(_BY_NAME))}")
+    return cls
 
 
 def from_spec(spec: dict[str, Any]) -> Workload:
-    """The workload whose :meth:`Workload.spec` is ``spec`` (how a child process gets it)."""
-    kinds = {cls.kind: cls for cls in _BY_NAME.values()}
-    cls = kinds.get(spec.get("kind", "")) if isinstance(spec, dict) else None
-    if cls is None:
-        raise ConfigError(
-            f"unknown workload spec {spec!r}; known kinds: {', '.join(sorted(kinds))}"
-        )
-    try:
-        return cls(**{k: v for k, v in spec.items() if k != "kind"})
-    except TypeError as err:
-        raise ConfigError(f"workload spec {spec!r}: {err}") from err
-
-
-def parse(text: str) -> Workload:
-    """Read a workload from the command-line form ``kind[:key=value,...]``.
-
-    Examples: ``noop``, ``spin:ns=10us``, ``alloc:size=1KiB,count=16,live_bytes=256MiB``,
-    ``syscall:pipe``, ``http:path=/,handler=spin:10us,connections=4`` (a handler with several
-    parameters separates them with ``;``: ``handler=alloc:size=1KiB;count=16``). Durations
-    accept units (``ns`` fields), sizes accept KiB/MiB/GiB.
-    """
-    kind, _, rest = text.partition(":")
-    cls = _BY_NAME.get(kind.strip())
-    if cls is None:
-        raise ConfigError(f"unknown workload {kind!r}; known: {', '.join(sorted(_BY_NAME))}")
-    args: list[Any] = []
-    kwargs: dict[str, Any] = {}
-    for part in filter(None, (p.strip() for p in rest.split(","))):
-        key, eq, value = part.partition("=")
-        if not eq:
-            args.append(key)  # positional, e.g. syscall:pipe or spin:10us
-            continue
-        kwargs[key.strip()] = value.strip()
-    fields = [f.name for f in dataclasses.fields(cls)]
-    for i, a in enumerate(args):
-        if i >= len(fields):
-            raise ConfigError(f"{kind}: too many positional values in {text!r}")
-        kwargs.setdefault(fields[i], a)
-    for key, value in list(kwargs.items()):
-        if key not in fields:
-            raise ConfigError(f"{kind}: unknown parameter {key!r}; allowed: {', '.join(fields)}")
-        if key in _DURATION_FIELDS:
-            kwargs[key] = round(_units.parse_duration(value, f"{kind}({key})") * 1e9)
-        elif key in _SECONDS_FIELDS:
-            kwargs[key] = _units.parse_duration(value, f"{kind}({key})")
-        elif key in _INT_FIELDS:
-            try:
-                kwargs[key] = int(value)
-            except ValueError:
-                raise ConfigError(f"{kind}({key}) must be a whole number, got {value!r}") from None
-        elif key in _SIZE_FIELDS or key == "count":
-            kwargs[key] = _units.parse_size(value, f"{kind}({key})")
-        elif key == "path" and ";" in value:
-            kwargs[key] = tuple(value.split(";"))
-        elif key == "handler":
-            kwargs[key] = parse(value.replace(";", ","))
-        elif key == "connections":
-            kwargs[key] = _units.parse_size(value, f"{kind}({key})")
+    """The workload whose :meth:`Workload.spec` is ``spec`` (strict: an unknown or missing
+    key is a ConfigError naming it)."""
+    if not isinstance(spec, dict):
+        raise ConfigError(f"a workload document must be a JSON object, got {spec!r}")
+    cls = _class_for(spec.get("kind"))
+    by_wire = {wire: (name, kind) for name, kind, wire in cls.params()}
+    unknown = sorted(set(spec) - set(by_wire) - {"kind"})
+    if unknown:
+        raise ConfigError(f"{cls.kind} workload document: unknown key {unknown[0]!r}; "
+                          f"allowed: {', '.join(['kind', *by_wire])}")  # fmt: skip
+    kwargs = {}
+    for wire, (name, kind) in by_wire.items():
+        if wire in spec:
+            kwargs[name] = kind.from_doc(f"{cls.kind}.{wire}", spec[wire])
     try:
         return cls(**kwargs)
     except TypeError as err:
-        raise ConfigError(f"{kind}: {err}") from err
+        raise ConfigError(f"{cls.kind} workload document {spec!r}: {err}") from err
+
+
+def parse(text: str) -> Workload:
+    """Read a workload from its text form ``kind[:key=value,...]``.
+
+    Examples: ``noop``, ``spin:ns=10us`` (or ``spin:10us``: the first parameter may be
+    given without its name), ``alloc:size=1KiB,count=16,live_bytes=256MiB``,
+    ``syscall:pipe``, ``timer:interval=200us,method=go``,
+    ``http:path=/a;/b,handler=alloc:size=1KiB;count=16`` (a nested workload writes its own
+    commas as ``;``). Durations take a unit (a bare number is seconds, or ns for ``ns``);
+    sizes accept KiB/MiB/GiB. Raises ConfigError naming what is wrong and what is allowed.
+    """
+    if not isinstance(text, str):
+        raise ConfigError(f"a workload text must be a string, got {text!r}")
+    name, _, rest = text.strip().partition(":")
+    cls = _class_for(name.strip())
+    params = {p: kind for p, kind, _ in cls.params()}
+    kwargs: dict[str, Any] = {}
+    for key, value in split_pairs(rest, name):
+        if key is None:
+            if not params:
+                raise ConfigError(f"{name} takes no parameters, got {rest!r}")
+            key = next(iter(params))
+        if key not in params:
+            allowed = ", ".join(params) or "none"
+            raise ConfigError(f"{name}: unknown parameter {key!r}; allowed: {allowed}")
+        if key in kwargs:
+            raise ConfigError(f"{name}: parameter {key!r} given twice in {text!r}")
+        kwargs[key] = params[key].from_text(f"{name}({key})", value)
+    try:
+        return cls(**kwargs)
+    except TypeError as err:
+        missing = [p for p in params if p not in kwargs]
+        raise ConfigError(f"{name}: missing parameter(s) {', '.join(missing)} in {text!r}; "
+                          f"e.g. {EXAMPLES.get(name, name)}") from err  # fmt: skip
+
+
+EXAMPLES = {
+    "noop": "noop", "spin": "spin:ns=10us", "alloc": "alloc:size=1KiB,count=16,live_bytes=256MiB",
+    "pooled_alloc": "pooled_alloc:size=1KiB,count=16,live_bytes=256MiB",
+    "syscall": "syscall:pipe", "timer": "timer:interval=200us,method=go",
+    "jitter": "jitter:threshold=10us", "memchase": "memchase:bytes=256MiB,node=0",
+    "http": "http:path=/,handler=spin:ns=10us,connections=4",
+}  # fmt: skip

@@ -43,6 +43,23 @@ def go() -> str:
     return g
 
 
+def wait_until_core_loaded(proc: subprocess.Popen, timeout: float = 60.0) -> None:
+    """Wait until the process ``proc`` has loaded golat's Go core (it is then past its
+    imports and about to run), however slow a shared machine is."""
+    import time
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and proc.poll() is None:
+        try:
+            with open(f"/proc/{proc.pid}/maps") as f:
+                if "_golat" in f.read():
+                    return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"process {proc.pid} did not load the core within {timeout} s")
+
+
 def run_python(code: str, timeout: float = 60, **kw) -> subprocess.CompletedProcess:
     """Run code in a fresh interpreter (the Go runtime is per process)."""
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import wait_until_core_loaded
 
 import golat
 
@@ -51,7 +52,7 @@ def test_slo_exit_codes():
         (["run", "noop", "--stall", "1s"], "--stall must be EVERY:DURATION"),
         (["run", "noop", "--slo", "p99 fast"], "cannot read SLO bound"),
         (["run", "alloc:size=0"], "size"),
-        (["run", "noop", "--memory-limit", "0"], "memory_limit"),
+        (["run", "noop", "--memory-limit", "0"], "--memory-limit must be >= 1"),
     ],
 )
 def test_bad_input_is_one_line_and_no_traceback(args, match):
@@ -83,7 +84,8 @@ def test_ctrl_c_prints_what_was_measured_and_exits_130():
     p = subprocess.Popen([sys.executable, "-m", "golat", "run", "noop", "--rate", "1000",
                           "--duration", "600s", "--quiet"], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)  # fmt: skip
-    time.sleep(2.0)
+    wait_until_core_loaded(p)
+    time.sleep(0.5)
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=60)
     assert p.returncode == 130, err

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+import golat
 from golat._cli import main
 
 QUICK = ["--stages", "baseline,gc", "--trials", "2", "--duration", "0.15s", "--warmup",
@@ -57,7 +58,7 @@ def test_compare_ctrl_c_prints_what_was_measured():
     os.killpg(p.pid, signal.SIGINT)  # as a terminal's Ctrl-C: parent and child
     out, err = p.communicate(timeout=60)
     assert p.returncode == 130, err
-    assert "interrupted" in err and "interrupted: 1 trial(s) measured" in out
+    assert "interrupted" in err and "interrupted: 1 trial measured" in out
     assert "baseline" in out
 
 
@@ -77,15 +78,21 @@ def test_run_bad_gc(capsys):
 
 
 def test_parse_stage():
-    from golat._cli import parse_stage
-
+    parse_stage = golat.Stage.parse
     st = parse_stage("nopreempt:gc=managed,pooled=1,GODEBUG=asyncpreemptoff=1,workers=2")
     assert st.name == "nopreempt" and st.pooled
     assert st.settings == {"gc": "managed", "workers": 2}
     assert st.env == {"GODEBUG": "asyncpreemptoff=1"}
     assert parse_stage("off:gc=off,timeline=0.1").settings == {"gc": "off", "timeline": 0.1}
+    # values may hold commas: CPU lists and GODEBUG's own list
+    st = parse_stage("p:cpus=0,1,GODEBUG=gctrace=1,schedtrace=1000,gc=off")
+    assert st.settings == {"cpus": (0, 1), "gc": "off"}
+    assert st.env == {"GODEBUG": "gctrace=1,schedtrace=1000"}
+    assert parse_stage(str(st)) == st
     with pytest.raises(ValueError, match="key=value"):
         parse_stage("x:gc")
+    with pytest.raises(ValueError, match="unknown setting 'turbo'"):
+        parse_stage("x:turbo=1")
 
 
 def test_compare_custom_stages(capsys):

@@ -104,9 +104,8 @@ def test_self_control_in_the_table(two_stages):
 def test_default_stages_and_a_stage_with_an_unknown_setting():
     assert [s.name for s in resolve_stages(None)] == ["baseline", "gc", "lock", "numa"]
     assert resolve_stages("baseline,gc") == list(DEFAULT_STAGES[:2])
-    bad = [DEFAULT_STAGES[0], Stage("odd", {"turbo": True})]
-    with pytest.raises(golat.errors.ConfigError, match="stage 'odd' sets turbo"):
-        golat.compare(Spin(ns=1000), bad, trials=1, **TINY)
+    with pytest.raises(golat.errors.ConfigError, match="stage 'odd': unknown setting 'turbo'"):
+        Stage("odd", {"turbo": True})
 
 
 def test_lock_and_numa_stages_run_where_run_takes_them():
@@ -128,7 +127,7 @@ def test_lock_and_numa_stages_run_where_run_takes_them():
         (([Stage("x"), Stage("x")],), {}, "unique"),
         ((None, 0), {}, "trials"),
         ((None,), {"baseline": "zzz"}, "baseline"),
-        ((None,), {"speed": 3}, "unknown run settings"),
+        ((None,), {"speed": 3}, "unknown setting 'speed'"),
         (([("a", {"gc": "default"}, {"GOGC": 100})],), {}, "env must map"),
     ],
 )
@@ -137,9 +136,18 @@ def test_bad_arguments(args, kwargs, match):
         golat.compare(Spin(ns=1000), *args, **kwargs)
 
 
-def test_child_config_error_is_raised_in_the_parent():
+def test_bad_stage_settings_are_refused_before_the_first_trial():
     with pytest.raises(ConfigError, match="stage 'bad'.*gc must be"):
-        golat.compare(Spin(ns=1000), [Stage("bad", {"gc": "sometimes"})], trials=1, **TINY)
+        Stage("bad", {"gc": "sometimes"})
+    started = []
+    stages = [Stage("fine"), Stage("later", {"cpus": [4096]})]  # a CPU this machine lacks
+    with pytest.raises(ConfigError, match="stage 'later'.*4096"):
+        golat.compare(Spin(ns=1000), stages, trials=1, progress=lambda *a: started.append(a),
+                      **TINY)  # fmt: skip
+    assert started == []  # refused before any trial ran
+    with pytest.raises(ConfigError, match="stage 'gc_th'.*gc_threshold is only for gc='managed'"):
+        golat.compare(Spin(ns=1000), [Stage("gc_th", {"gc_threshold": "1GiB"})], trials=1,
+                      **TINY)  # fmt: skip
 
 
 def test_ctrl_c_stops_and_keeps_what_was_measured():

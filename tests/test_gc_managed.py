@@ -77,7 +77,7 @@ def test_bad_gc_settings(kwargs, match):
 def test_timeline_counts_every_request_and_round_trips():
     r = golat.run(Spin(ns=1000), rate=4000, duration=0.3, warmup=0.02, timeline=0.05)
     tl = r.timeline
-    assert 6 <= len(tl) <= 7
+    assert len(tl) >= 6  # 0.3 s in 50 ms intervals; more if a loaded machine runs late
     assert int(tl.count.sum()) == r.requests
     assert tl.p99_ns.dtype == np.int64 and np.all(tl.p50_ns <= tl.max_ns)
     assert np.allclose(np.diff(tl.start_s), 0.05)
@@ -93,7 +93,7 @@ def test_no_timeline():
 def test_reads_version_1_results():
     r = golat.Result.from_json((DATA / "result-v1.json").read_text())
     assert r.timeline is None and r.requests == 400 and r.gc.controller_cycles == 0
-    assert json.loads(r.to_json())["version"] == 2
+    assert json.loads(r.to_json())["version"] == golat._result.VERSION
 
 
 def test_pool_takes_managed_gc_and_timeline():

@@ -89,4 +89,5 @@ def test_parse_http():
     wl = parse("http:path=/;/status/503,body_bytes=1KiB,handler=spin:10us,connections=2")
     assert wl == HTTP(path=("/", "/status/503"), body_bytes=1024, handler=Spin(ns=10_000),
                       connections=2)  # fmt: skip
-    assert str(wl).startswith("http:path=/;/status/503,body_bytes=1024")
+    assert str(wl).startswith("http:path=/;/status/503,body_bytes=1KiB")
+    assert parse(str(wl)) == wl

@@ -85,11 +85,12 @@ def test_timeline_left_out_when_intervals_differ():
 
 
 def test_old_versions_still_read_and_merge():
-    v1 = golat.Result.from_json((DATA / "result-v1.json").read_text())
-    v2 = golat.Result.from_json((DATA / "result-v2.json").read_text())
-    assert v1.timeline is None and v2.start_unix_ns is None and v2.inputs == []
-    m = golat.merge([v1, v2], force=True)
-    assert m.latency.count == v1.latency.count + v2.latency.count
+    old = [golat.Result.from_json((DATA / f"result-v{v}.json").read_text()) for v in (1, 2, 3)]
+    assert old[0].timeline is None
+    assert all(r.start_unix_ns is None and r.inputs == [] for r in old)
+    assert not any(r.timeline.has_histograms for r in old[1:])
+    m = golat.merge(old, force=True)
+    assert m.latency.count == sum(r.latency.count for r in old)
     assert m.timeline is None
     back = golat.Result.from_json(m.to_json())
     assert back.to_json() == m.to_json()

@@ -75,13 +75,10 @@ def test_go_panic_becomes_core_error_and_the_interpreter_survives():
 
 def test_a_panicking_workload_raises_core_error(monkeypatch):
     # A pipe workload whose fds are closed under it panics inside a worker goroutine.
-    doc = golat._run.build_config(
-        workloads.Noop(), rate=None, duration=None, requests=10, warmup=0.0,
-        arrivals="constant", stall=None, gc=None, memory_limit=None,
-    )  # fmt: skip
-    doc["workload"] = {"kind": "nope"}
+    prep = golat._run.prepare(workloads.Noop(), golat.RunSettings(requests=10))
+    prep.doc["workload"] = {"kind": "nope"}
     with pytest.raises(errors.ConfigError, match="unknown workload kind"):
-        golat._run.execute(doc)
+        golat._run.execute(prep)
 
 
 def _child_calls_core(conn) -> None:

@@ -119,7 +119,7 @@ def test_check_slo():
         ({"gc": -5}, "gc must be >= -1"),
         ({"memory_limit": "lots"}, "memory_limit"),
         ({"workers": 0}, "workers"),
-        ({"precision": 4}, "precision must be 2 or 3"),
+        ({"precision": 4}, "precision must be in 2..3"),
     ],
 )
 def test_bad_run_arguments(kwargs, match):
@@ -130,11 +130,12 @@ def test_bad_run_arguments(kwargs, match):
 @pytest.mark.parametrize(
     "make, match",
     [
-        (lambda: Spin(0), r"Spin\(ns\) must be >= 1"),
+        (lambda: Spin(0), r"Spin\(ns\) must be in 1ns\.\.1min, got 0$"),
         (lambda: Spin(1.5), "whole number"),
         (lambda: Alloc(size=0), "size"),
-        (lambda: Alloc(live_bytes=1 << 60), "more than half this machine's memory"),
-        (lambda: Syscall("fork"), "'getpid' or 'pipe'"),
+        (lambda: Alloc(live_bytes=1 << 60), r"Alloc\(live_bytes\) must be in 0..1024TiB"),
+        (lambda: Alloc(live_bytes=1 << 49), "more than half this machine's memory"),
+        (lambda: Syscall("fork"), "'getpid', 'pipe'"),
         (lambda: golat.run("noop", requests=1), "workload must be a golat.workloads"),
         (lambda: parse("warp"), "unknown workload 'warp'"),
         (lambda: parse("spin:speed=3"), "unknown parameter 'speed'"),
@@ -177,11 +178,13 @@ def test_cpu_dma_latency_is_held_during_the_run_and_released(tmp_path, monkeypat
     import contextlib
 
     monkeypatch.setattr(_pmqos, "cpu_dma_latency", contextlib.contextmanager(spy))
-    r = golat.run(Noop(), requests=100, cpu_dma_latency_us=0)
+    r = golat.run(Noop(), requests=100, cpu_dma_latency=0)
     assert seen["during"] == b"\x00\x00\x00\x00"  # an s32 0, as the kernel reads it
-    assert r.config["cpu_dma_latency_us"] == 0
-    with pytest.raises(errors.ConfigError, match="cpu_dma_latency_us must be >= 0"):
-        golat.run(Noop(), requests=10, cpu_dma_latency_us=-1)
+    assert r.extra["cpu_dma_latency_us"] == 0 and "cpu_dma_latency_us" not in r.config
+    with pytest.raises(errors.ConfigError, match=r"cpu_dma_latency must be in 0\.\."):
+        golat.run(Noop(), requests=10, cpu_dma_latency=-1e-6)
+    with pytest.raises(errors.ConfigError, match="cpu_dma_latency must be a whole number of us"):
+        golat.run(Noop(), requests=10, cpu_dma_latency=1e-9)
 
 
 def test_cpu_dma_latency_errors(tmp_path):

@@ -191,7 +191,7 @@ def test_serve_command_stops_on_signal(sig):
         if p.poll() is None:
             p.kill()
     assert p.returncode == 0, err
-    assert f"stopped by {sig.name}" in out and "1 requests" in out
+    assert f"stopped by {sig.name}" in out and "1 request in" in out
     assert "200" in out and "Traceback" not in err
 
 
