@@ -323,6 +323,7 @@ def run(
     client, own = _connect(client, scheduler)
     run_id = uuid.uuid4().hex[:12]
     futures: list[Any] = []
+    sent = False  # the start instant (or an abort) went to the hosts
     try:
         chosen = _pick_workers(client, hosts)
         n = len(chosen)
@@ -361,6 +362,7 @@ def run(
         if not ready:
             go = {"abort": "no host became ready"}
         distributed.Variable(f"golat-fleet-start-{run_id}", client=client).set(go)
+        sent = True
         if ready:
             _collect(
                 client,
@@ -370,7 +372,13 @@ def run(
                 run_id,
                 deadline=time.monotonic() + start_margin + planned + GRACE_S,
             )
-    except KeyboardInterrupt:
+    except BaseException:
+        # Ctrl-C, or a host refused the settings: every host stops now, whether it waits
+        # for the start instant or runs.
+        if futures and not sent:
+            distributed.Variable(f"golat-fleet-start-{run_id}", client=client).set(
+                {"abort": "the fleet run was stopped before its start"}
+            )
         distributed.Event(f"golat-fleet-stop-{run_id}", client=client).set()
         raise
     finally:

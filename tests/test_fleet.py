@@ -208,3 +208,32 @@ def test_fleet_compare_side_by_side(cluster):
     assert "P99.99, median across trials" in text
     line = next(x for x in text.splitlines() if x.startswith("baseline"))
     assert len(line.split()) >= 4  # stage, one cell per host, best
+
+
+def test_ctrl_c_stops_every_host(cluster):
+    """Ctrl-C on the client stops each host's golat process, wherever the run is."""
+    address, _, _, workers = cluster
+    cmd = [sys.executable, "-m", "golat", "fleet", "--scheduler", address, "run", "noop",
+           "--rate", "1000", "--duration", "60s"]  # fmt: skip
+    client = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        hosts = list(workers.values())
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(
+            [c for p in hosts for c in _children(p.pid)]
+        ) < 2:  # fmt: skip
+            time.sleep(0.05)
+        kids = [c for p in hosts for c in _children(p.pid)]
+        assert len(kids) == 2, "the hosts did not start their golat processes"
+        time.sleep(1.0)
+        client.send_signal(signal.SIGINT)
+        _, err = client.communicate(timeout=20)
+    finally:
+        if client.poll() is None:
+            client.kill()
+            client.wait()
+    assert client.returncode == 130, err
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(c for p in hosts for c in _children(p.pid)):
+        time.sleep(0.1)
+    assert not [c for p in hosts for c in _children(p.pid)], "a host's golat process runs on"
