@@ -222,7 +222,7 @@ class IntervalLog:
                 comments.append(f"worker {i}: {label}, its worker {w.extra.get('input_worker')}")
         if window is None:
             comments.append(
-                "the result has no wall-clock start time (golat result version < 3):"
+                "the result has no wall-clock start time (golat result format < 4):"
                 " timestamps are seconds from the measured window's start"
             )
         log = cls(start_time_ns=window, base_time_ns=window, comments=comments)

@@ -224,7 +224,7 @@ def _merge_timelines(results: list[Result], notes: list[str]) -> Timeline | None
         notes.append("timeline left out: an input has no timeline with interval histograms")
         return None
     if any(r.window_unix_ns is None for r in results):
-        notes.append("timeline left out: an input has no wall-clock start (version < 3)")
+        notes.append("timeline left out: an input has no wall-clock start (result format < 4)")
         return None
     ivs = {round(t.interval_s * 1e9) for t in tls}
     if len(ivs) > 1:

@@ -7,7 +7,7 @@ negative); latencies and pauses are ns; heap is bytes.
 Each interval also keeps every worker's latency and service-time histogram (what an
 HdrHistogram interval log carries, see :meth:`golat.Result.to_hlog`); in JSON they travel as
 HdrHistogram's compressed V2 encoding, ``histograms: {"latency": [[base64 per worker] per
-interval], "service": ...}``, beside ``precision``. Timelines read from golat result version 2
+interval], "service": ...}``, beside ``precision``. Timelines read from result format 2 or 3
 files have none (``has_histograms`` is False).
 """
 
@@ -90,8 +90,8 @@ class Timeline:
         if which not in WHICH:
             raise ConfigError(f"which must be 'latency' or 'service', got {which!r}")
         if self.sparse is None:
-            raise ConfigError("this timeline keeps no interval histograms (a golat result "
-                              "version 2 file); re-run with this golat")  # fmt: skip
+            raise ConfigError("this timeline keeps no interval histograms (read from a file "
+                              "older than result format 4); re-run with this golat")  # fmt: skip
         if not 0 <= k < len(self):
             raise ConfigError(f"interval {k} is out of range 0..{len(self) - 1}")
         rows = self.sparse[which][k]

@@ -96,7 +96,7 @@ def test_old_versions_still_read_and_merge():
     assert back.to_json() == m.to_json()
 
 
-def test_v3_reader_is_strict():
+def test_v4_reader_is_strict():
     m = golat.merge([synthetic_result([[[5]]]), synthetic_result([[[7]]], hostname="b")])
     d = json.loads(m.to_json())
     for change, what in (
