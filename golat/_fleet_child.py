@@ -27,8 +27,11 @@ from typing import Any
 
 
 def _say(doc: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(doc) + "\n")
-    sys.stdout.flush()
+    try:
+        sys.stdout.write(json.dumps(doc) + "\n")
+        sys.stdout.flush()
+    except OSError:  # the fleet went away (its Dask worker died): nobody to tell
+        pass
 
 
 def _watch_stdin(done: threading.Event) -> None:
@@ -55,7 +58,8 @@ def main() -> int:
             return 1
         prep.doc["start_at_unix_ns"] = int(go["start_at_unix_ns"])
         threading.Thread(target=_watch_stdin, args=(done,), daemon=True).start()
-        result = execute(prep)
+        # stopped (SIGINT from the fleet, or stdin closed): still report what was measured
+        result = execute(prep, keep_on_interrupt=True)
         done.set()
         result.extra["pid"] = os.getpid()  # a fresh process per host, as the fleet promises
         _say({"result": json.loads(result.to_json())})
