@@ -7,7 +7,9 @@ from . import _format, _plot, errors, runtime, workloads  # noqa: F401 - the ren
 from ._compare import compare
 from ._comparison import Comparison, Stage
 from ._histogram import Histogram
+from ._hlog import IntervalLog, read_hlog
 from ._measure import harness_floor, measure
+from ._merge import merge
 from ._pool import Pool
 from ._ramp import Ramp
 from ._result import Result
@@ -19,7 +21,7 @@ from ._topology import topology
 from ._version import __version__
 
 __all__ = [
-    "Comparison", "Histogram", "Pool", "Ramp", "Result", "RunSettings", "Server", "ServerStats",
-    "Stage", "Stall", "Timeline", "compare", "errors", "harness_floor", "measure", "run",
-    "runtime", "topology", "workloads", "__version__",
+    "Comparison", "Histogram", "IntervalLog", "Pool", "Ramp", "Result", "RunSettings",
+    "Server", "ServerStats", "Stage", "Stall", "Timeline", "compare", "errors", "harness_floor",
+    "measure", "merge", "read_hlog", "run", "runtime", "topology", "workloads", "__version__",
 ]  # fmt: skip

@@ -136,6 +136,9 @@ def _parser() -> Any:
     add_flags(serve, (SERVE,))
     serve.add_argument("--json", metavar="FILE", help="write the final stats as JSON (- for "
                        "standard output)")  # fmt: skip
+    from ._fleet_cli import register
+
+    register(sub)  # merge, report, fleet: each parser's defaults carry its handler
     return p
 
 
@@ -177,6 +180,8 @@ def _output_flags(p: Any, hgrm: bool = False, markdown: bool = False) -> None:
     if hgrm:
         g.add_argument("--hgrm", metavar="FILE", help="write the latency percentile "
                        "distribution (HdrHistogram .hgrm; - for standard output)")  # fmt: skip
+        g.add_argument("--hlog", metavar="FILE", help="write the timeline as an HdrHistogram "
+                       "interval log (.hlog; - for standard output)")  # fmt: skip
     if markdown:
         g.add_argument("--markdown", metavar="FILE", help="write the table as Markdown")
     g.add_argument("--plot", metavar="FILE", help="save a PNG of the distribution and timeline "
@@ -295,6 +300,8 @@ def _cmd_run(args: Any) -> int:
         _write(args.json, r.to_json(indent=1))
     if args.hgrm:
         _write(args.hgrm, r.latency.to_hgrm())
+    if args.hlog:
+        _write(args.hlog, r.to_hlog())
     if args.plot:
         print(f"plot: {r.plot(args.plot, label=str(wl))}")
     if args.slo:
@@ -444,7 +451,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     previous = _warnings_to_stderr()
     try:
-        return COMMANDS[args.command](args)
+        handler = getattr(args, "command_handler", None) or COMMANDS[args.command]
+        return handler(args)
     except KeyboardInterrupt:
         print("\ngolat: interrupted; the run was stopped", file=sys.stderr)
         return 130

@@ -90,6 +90,8 @@ def result_table(r: Result) -> str:
             f"{in_gap} of {len(g.controller_events)} controller GCs started in a gap"
         )
     lines.extend(threads_lines(r))
+    if r.inputs:
+        lines += ["", *inputs_lines(r)]
     if r.stalls:
         lines.append(f"stalls injected: {r.stalls:,}")
     if r.interrupted:
@@ -400,3 +402,90 @@ def settings_markdown() -> str:
         lines.append(f"| `{f.name}` | `{'`, `'.join(flag_names(f.name))}` | `{default}` | "
                      f"{kind.describe} | {f.metadata['help']} ({where}) |")  # fmt: skip
     return "\n".join(lines)
+
+
+def inputs_lines(r: Result) -> list[str]:
+    """A merged result's inputs beside the merge: latency per input (the merged row first),
+    then each input's machine, and the merge's notes."""
+    stats = ("p50", "p90", "p99", "p99_9", "p99_99", "max")
+    heads = ("P50", "P90", "P99", "P99.9", "P99.99", "max")
+
+    def row(name: str, x: Result, workers: int) -> list[str]:
+        s = x.summary()
+        return [name, f"{x.requests:,}", f"{x.achieved_rate:,.0f}", str(workers),
+                *(format_ns(s[k]) for k in stats)]  # fmt: skip
+
+    per_input = [sum(1 for w in r.workers if w.extra.get("input") == i)
+                 for i in range(len(r.inputs))]  # fmt: skip
+    rows = [row(f"merged ({len(r.inputs)} inputs)", r, len(r.workers))]
+    rows += [row(str(x.extra.get("label", i)), x, per_input[i]) for i, x in enumerate(r.inputs)]
+    out = ["latency per input (from intended start; merged = all requests of all inputs):",
+           table(["input", "requests", "req/s", "workers", *heads], rows)]  # fmt: skip
+    env_rows = []
+    for i, x in enumerate(r.inputs):
+        e = x.environment
+        start = "-"
+        if x.window_unix_ns is not None and r.window_unix_ns is not None:
+            start = f"+{(x.window_unix_ns - r.window_unix_ns) / 1e6:.1f} ms"
+        env_rows.append([str(x.extra.get("label", i)), str(e.get("hostname", "-")),
+                         str(e.get("cpu_model", "-")), str(e.get("kernel", "-")),
+                         str(e.get("golat", "-")), start])  # fmt: skip
+    out += ["", table(["input", "host", "CPU", "kernel", "golat", "window start"], env_rows,
+                      align_left=5)]  # fmt: skip
+    for note in (r.extra.get("merged") or {}).get("notes", []):
+        out.append(f"note: {note}")
+    fleet = r.extra.get("fleet")
+    if fleet:
+        out += ["", *fleet_lines(fleet)]
+    return out
+
+
+def fleet_lines(fleet: dict) -> list[str]:
+    """A fleet run's hosts: status, share of the load, clock offset; what is missing."""
+    rows = []
+    for h in fleet["hosts"]:
+        rate = h.get("rate")
+        rows.append([h["name"], h["address"], h["status"], f"{100 * h['share']:.1f} %",
+                     f"{rate:,.0f}" if rate else "-",
+                     f"{h['clock_offset_ns'] / 1e6:+.3f} ms (±{h['clock_rtt_ns'] / 2e6:.3f})",
+                     (h.get("error") or "")[:80]])  # fmt: skip
+    out = [table(["host", "address", "status", "share", "req/s", "clock offset", "error"], rows,
+                 align_left=3)]  # fmt: skip
+    if fleet.get("startup_s") is not None:
+        out.append(f"fleet: {fleet['startup_s']:.3f} s from the call to the agreed first request")
+    if fleet.get("missing_share"):
+        bad = [h["name"] for h in fleet["hosts"] if h["status"] != "ok"]
+        share = 100 * fleet["missing_share"]
+        out.append(f"MISSING: {share:.1f} % of the planned load (hosts {', '.join(bad)} gave "
+                   "no result); the tables hold the rest")  # fmt: skip
+    return out
+
+
+@renderer("fleet_comparison_text")
+def fleet_comparison_text(fc) -> str:
+    """Each stage's medians per host, hosts side by side (``golat fleet compare``)."""
+    names = list(fc.comparisons)
+    first = fc.comparisons[names[0]]
+    out = [f"golat fleet compare {first.workload}: {len(names)} hosts, "
+           f"{first.trials_per_stage} trials per stage on each", ""]  # fmt: skip
+    for key, label in (("p99_ns", "P99"), ("p99_99_ns", "P99.99"), ("max_ns", "max")):
+        rows = []
+        stages = [s.name for s in first.stages]
+        tables = {n: {row["stage"]: row for row in c.table()} for n, c in fc.comparisons.items()}
+        for st in stages:
+            cells = []
+            for n in names:
+                row = tables[n].get(st)
+                cells.append(_cell(row[key], "ns") if row and row["trials"] else "failed")
+            vals = [(tables[n][st][key], n) for n in names
+                    if st in tables[n] and tables[n][st]["trials"]]  # fmt: skip
+            best = min(vals)[1] if vals else "-"
+            rows.append([st, *cells, best])
+        out += [f"{label}, median across trials:", table(["stage", *names, "best"], rows), ""]
+    for n in names:
+        env = fc.comparisons[n].environment
+        out.append(f"{n}: {env.get('hostname')}, {env.get('cpu_model')}, CPUs "
+                   f"{env.get('cpus_online')}, {env.get('kernel')}")  # fmt: skip
+    for n, err in fc.failed.items():
+        out.append(f"{n}: FAILED: {err}")
+    return "\n".join(out)

@@ -489,25 +489,7 @@ class Histogram:
     def encode(self) -> str:
         """HdrHistogram's compressed V2 encoding, as base64 text."""
         nz = np.flatnonzero(self._counts)
-        payload = bytearray()
-        next_index = 0
-        for i in nz.tolist():
-            if i > next_index:
-                _zigzag_leb128(payload, next_index - i)  # a run of zeros as a negative count
-            _zigzag_leb128(payload, int(self._counts[i]))
-            next_index = i + 1
-        header = _PAYLOAD_HEADER.pack(
-            _V2_ENCODING_COOKIE,
-            len(payload),
-            0,
-            self.precision,
-            LOWEST_DISCERNIBLE_VALUE,
-            HIGHEST_TRACKABLE_VALUE,
-            1.0,
-        )
-        compressed = zlib.compress(header + payload)
-        outer = _OUTER_HEADER.pack(_V2_COMPRESSED_COOKIE, len(compressed))
-        return base64.b64encode(outer + compressed).decode("ascii")
+        return _encode_sparse(nz.tolist(), self._counts[nz].tolist(), self.precision)
 
     @classmethod
     def decode(cls, s: str | bytes) -> Histogram:
@@ -554,3 +536,27 @@ class Histogram:
             h._counts[index] = n
             index += 1
         return cls._from_counts(h._counts, h.precision)
+
+
+def _encode_sparse(indices: list[int], counts: list[int], precision: int) -> str:
+    """HdrHistogram's compressed V2 encoding (base64) of non-empty slots ``indices`` (in
+    increasing order) holding ``counts``."""
+    payload = bytearray()
+    next_index = 0
+    for i, n in zip(indices, counts):
+        if i > next_index:
+            _zigzag_leb128(payload, next_index - i)  # a run of zeros as a negative count
+        _zigzag_leb128(payload, n)
+        next_index = i + 1
+    header = _PAYLOAD_HEADER.pack(
+        _V2_ENCODING_COOKIE,
+        len(payload),
+        0,
+        precision,
+        LOWEST_DISCERNIBLE_VALUE,
+        HIGHEST_TRACKABLE_VALUE,
+        1.0,
+    )
+    compressed = zlib.compress(header + payload)
+    outer = _OUTER_HEADER.pack(_V2_COMPRESSED_COOKIE, len(compressed))
+    return base64.b64encode(outer + compressed).decode("ascii")

@@ -147,6 +147,11 @@ class Ramp:
     def peak_rate(self) -> float:
         return max(r for r, _ in self.steps())
 
+    def __truediv__(self, n: float) -> Ramp:
+        """Every rate divided by ``n`` (a fleet's share of a ramp per host)."""
+        return Ramp(tuple(Segment(s.rate / n, s.to / n, s.duration, s.steps)
+                          for s in self.segments))  # fmt: skip
+
     def to_json(self) -> list[dict[str, Any]]:
         return [{"from": s.rate, "to": s.to, "duration": s.duration, "steps": s.steps}
                 for s in self.segments]  # fmt: skip

@@ -8,8 +8,14 @@ Result JSON format ("golat-result"), version history:
       controller_events and sched_latency_p99_ns. Version 1 files still read (timeline None).
   3 - "settings" (golat.RunSettings.to_dict(), or null) and "overload" (text, or null);
       "config" is the run document as the core echoed it (what ran). Versions 1 and 2
-      still read (settings None); tests/data has a file of each. Added later, read
-      when present: "steps" (a ramp's steps, or null) and "queued".
+      still read (settings None); tests/data has a file of each.
+  4 - "start_unix_ns" / "window_unix_ns": wall-clock start of the run and of its measured
+      window (what aligns results from several hosts); the timeline keeps every worker's
+      latency and service histograms per interval ("precision", "histograms", V2 text);
+      "inputs": the results a merged result was made of (golat.merge), each a version 4
+      result without workers or timeline, [] for a single run. Read strictly (an unknown key
+      is an error). Versions 1 to 3 still read (no wall-clock times, no interval histograms,
+      no inputs); tests/data has a version 3 file.
 """
 
 from __future__ import annotations
@@ -29,8 +35,8 @@ from ._timeline import Timeline
 from .errors import ConfigError, SLOViolation
 
 FORMAT = "golat-result"
-VERSION = 3
-READS = (1, 2, 3)
+VERSION = 4
+READS = (1, 2, 3, 4)
 OVERLOAD_FRACTION = 0.95  # below this share of the target rate a run is overloaded
 
 T = TypeVar("T")
@@ -139,6 +145,9 @@ class Result:
     extra: dict[str, Any] = field(default_factory=dict)
     timeline: Timeline | None = None
     settings: RunSettings | None = None
+    start_unix_ns: int | None = None  # wall clock (ns since the epoch) of the first request
+    window_unix_ns: int | None = None  # wall clock of the measured window's start
+    inputs: list[Result] = field(default_factory=list)  # what golat.merge made this of
     steps: list[StepResult] | None = None
     queued: int = 0
 
@@ -185,7 +194,7 @@ class Result:
             controller_events=list(g.get("controller_events") or []),
             sched_latency_p99_ns=_runtime_p99_ns(g.get("sched_latencies_seconds")),
         )  # fmt: skip
-        tl = Timeline.from_core(report["timeline"]) if report.get("timeline") else None
+        tl = Timeline.from_core(report["timeline"], prec) if report.get("timeline") else None
         steps = [StepResult.from_core(d, prec) for d in report.get("steps") or []] or None
         env = dict(environment, go_version=report["go_version"], gomaxprocs=report["gomaxprocs"])
         extra = {k: report[k] for k in report if k not in _CORE_KEYS}
@@ -200,6 +209,7 @@ class Result:
             stalls=report["stalls"], measured_s=report["measured_ns"] / 1e9,
             achieved_rate=report["achieved_rate"], interrupted=report["interrupted"], gc=gc,
             workers=workers, config=config, environment=env, extra=extra, timeline=tl,
+            start_unix_ns=report.get("start_unix_ns"), window_unix_ns=report.get("window_unix_ns"),
             steps=steps, queued=report.get("queued", 0),
         )  # fmt: skip
 
@@ -300,8 +310,21 @@ class Result:
         return render("plot_result", self, path, label)
 
     def table(self) -> str:
-        """An aligned table of latency and service-time statistics with units."""
+        """An aligned table of latency and service-time statistics with units; a merged
+        result adds one row per input (see :func:`golat.merge`)."""
         return render("result_table", self)
+
+    def to_hlog(self) -> str:
+        """The timeline as an HdrHistogram interval log (format version 1.3, values in ns,
+        the max column in ms): per interval, ``Tag=latency`` and ``Tag=service`` (all
+        workers merged) and ``Tag=latency.wN`` / ``Tag=service.wN`` per worker, timestamps
+        in seconds from ``#[BaseTime: ...]``, the measured window's wall-clock start.
+        A result without interval histograms (no timeline, or read from a version 1 to 3
+        file) gives one interval covering the whole measured window. Read it back with
+        :func:`golat.read_hlog`, or with any HdrHistogram log reader."""
+        from ._hlog import IntervalLog
+
+        return IntervalLog.from_result(self).to_text()
 
     # -- JSON -----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -326,6 +349,8 @@ class Result:
             ],
             "extra": self.extra,
             "timeline": self.timeline.to_dict() if self.timeline is not None else None,
+            "start_unix_ns": self.start_unix_ns, "window_unix_ns": self.window_unix_ns,
+            "inputs": [r.to_dict() for r in self.inputs],
             "steps": [x.to_dict() for x in self.steps] if self.steps else None,
             "queued": self.queued,
         }  # fmt: skip
@@ -339,6 +364,11 @@ class Result:
         return read_versioned(text, FORMAT, READS, "golat result", cls._from_dict)
 
     @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Result:
+        """Read :meth:`to_dict`'s output (any version in ``READS``); raises ConfigError."""
+        return read_versioned(d, FORMAT, READS, "golat result", cls._from_dict)
+
+    @classmethod
     def _from_dict(cls, d: dict[str, Any]) -> Result:
         H = lambda x: Histogram.from_json(json.dumps(x))  # noqa: E731
         known = ("id", "requests", "late_starts", "latency", "service")
@@ -348,7 +378,7 @@ class Result:
                          extra={k: v for k, v in w.items() if k not in known})
             for w in d["workers"]
         ]  # fmt: skip
-        return cls(
+        r = cls(
             latency=H(d["histograms"]["latency"]), service=H(d["histograms"]["service"]),
             start_delay=H(d["histograms"]["start_delay"]), requests=d["requests"],
             warmup_requests=d["warmup_requests"], late_starts=d["late_starts"],
@@ -360,7 +390,12 @@ class Result:
             settings=RunSettings.from_dict(d["settings"]) if d.get("settings") else None,
             steps=[StepResult.from_dict(x) for x in d["steps"]] if d.get("steps") else None,
             queued=d.get("queued", 0),
+            start_unix_ns=d.get("start_unix_ns"), window_unix_ns=d.get("window_unix_ns"),
+            inputs=[cls.from_dict(x) for x in d.get("inputs") or []],
         )  # fmt: skip
+        if d["version"] >= 4:
+            _check_v4(d, r)
+        return r
 
     def __repr__(self) -> str:
         s = self.summary()
@@ -371,17 +406,18 @@ class Result:
 _CORE_KEYS = {
     "requests", "warmup_requests", "late_starts", "late_threshold_ns", "stalls", "measured_ns",
     "achieved_rate", "interrupted", "workers", "gc", "histograms", "counts_len", "precision",
-    "gomaxprocs", "go_version", "error", "timeline", "workload", "config", "steps", "queued",
+    "gomaxprocs", "go_version", "error", "timeline", "workload", "config", "start_unix_ns",
+    "window_unix_ns", "steps", "queued",
 }  # fmt: skip
 
 
-def read_versioned(text: str, fmt: str, reads: tuple[int, ...], what: str,
+def read_versioned(text: str | dict[str, Any], fmt: str, reads: tuple[int, ...], what: str,
                    build: Callable[[dict[str, Any]], T]) -> T:  # fmt: skip
-    """Decode a versioned JSON document (``{"format": fmt, "version": v, ...}``) with
-    ``build``; anything wrong with it (not JSON, another format, a version not in ``reads``,
-    a missing or ill-typed field) is a ConfigError that says which."""
+    """Decode a versioned JSON document (``{"format": fmt, "version": v, ...}``, as text or
+    already parsed) with ``build``; anything wrong with it (not JSON, another format, a
+    version not in ``reads``, a missing or ill-typed field) is a ConfigError that says which."""
     try:
-        d = json.loads(text)
+        d = text if isinstance(text, dict) else json.loads(text)
     except (TypeError, ValueError) as err:
         raise ConfigError(f"not a {what}: {err}") from err
     if not isinstance(d, dict) or d.get("format") != fmt:
@@ -391,8 +427,56 @@ def read_versioned(text: str, fmt: str, reads: tuple[int, ...], what: str,
                           f"(this golat reads versions {reads})")  # fmt: skip
     try:
         return build(d)
+    except ConfigError:
+        raise
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
         raise ConfigError(f"{what} is malformed: {type(err).__name__} {err}") from err
+
+
+_V4_KEYS = {
+    "format", "version", "config", "environment", "requests", "warmup_requests", "late_starts",
+    "late_threshold_ns", "stalls", "measured_s", "achieved_rate", "interrupted", "summary", "gc",
+    "histograms", "workers", "extra", "timeline", "start_unix_ns", "window_unix_ns", "inputs",
+    "overload", "settings", "steps", "queued",
+}  # fmt: skip
+
+
+def _check_v4(d: dict[str, Any], r: Result) -> None:
+    """A version 4 document is read strictly: no unknown key, wall-clock times are ints or
+    null, a merged result's histograms are the sums of its inputs'. Raises ConfigError."""
+    unknown = sorted(set(d) - _V4_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"golat result: unknown key(s) {unknown}; version 4 has {sorted(_V4_KEYS)}"
+        )
+    for key in ("start_unix_ns", "window_unix_ns"):
+        v = d.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
+            raise ConfigError(f"golat result: {key} must be null or an int >= 0 (ns), got {v!r}")
+    tl = r.timeline
+    if tl is not None and tl.has_histograms and len(tl) and tl.workers != len(r.workers):
+        raise ConfigError(f"golat result: the timeline keeps {tl.workers} workers' histograms "
+                          f"per interval, the result has {len(r.workers)} workers")  # fmt: skip
+    if not isinstance(d.get("inputs"), list):
+        raise ConfigError("golat result: 'inputs' must be a list ([] for a single run)")
+    if r.inputs:
+        for i, x in enumerate(r.inputs):
+            if x.inputs or x.workers or x.timeline is not None:
+                raise ConfigError(
+                    f"golat result: input {i} must have no inputs, workers or timeline of its "
+                    "own (they live in the merged result)"
+                )
+        for which in ("latency", "service", "start_delay"):
+            total = Histogram(r.latency.precision)
+            for x in r.inputs:
+                total.merge(getattr(x, which))
+            if total != getattr(r, which):
+                raise ConfigError(f"golat result: the merged {which} histogram is not the sum of "
+                                  "its inputs'")  # fmt: skip
+        tagged = [w.extra.get("input") for w in r.workers]
+        if any(not isinstance(t, int) or not 0 <= t < len(r.inputs) for t in tagged):
+            raise ConfigError("golat result: every worker of a merged result needs an 'input' "
+                              f"index in 0..{len(r.inputs) - 1}")  # fmt: skip
 
 
 def _runtime_p99_ns(h: dict[str, Any] | None) -> float:

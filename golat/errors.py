@@ -17,8 +17,10 @@ __all__ = [
     "CoreNotBuilt",
     "SLOViolation",
     "ComparisonInterrupted",
+    "FleetError",
     "GolatWarning",
     "StarvationWarning",
+    "FleetWarning",
     "OverloadWarning",
 ]
 
@@ -73,6 +75,15 @@ class GolatWarning(UserWarning):
 class StarvationWarning(GolatWarning, RuntimeWarning):
     """A setting can starve the Go runtime or the system: real-time workers on every CPU,
     or no P left beside the locked workers."""
+
+
+class FleetError(GolatError, RuntimeError):
+    """A fleet run got no result from any host; the message names each host and why."""
+
+
+class FleetWarning(GolatWarning, RuntimeWarning):
+    """A fleet run is missing some hosts' results (failed or disconnected); the message names
+    them and the share of the load that is missing."""
 
 
 class OverloadWarning(GolatWarning, RuntimeWarning):

@@ -79,3 +79,73 @@ def assert_core_back_to(goroutines: int, fds: int, wait_s: float = 2.0) -> None:
         time.sleep(0.02)
     assert runtime.metrics().goroutines <= goroutines
     assert len(os.listdir("/proc/self/fd")) <= fds, "sockets or pipes left open"
+
+
+def synthetic_result(workers, *, window_unix_ns=1_800_000_000_000_000_000, interval_s=0.1,
+                     precision=2, hostname="host-a", rate=1000.0, workload=None,
+                     timeline=True):  # fmt: skip
+    """A golat.Result built without the core, for merge and codec tests.
+
+    ``workers``: per worker, per timeline interval, a list of latency values (ns); service
+    time is half the latency, start delay the other half."""
+    import numpy as np
+
+    from golat import Histogram, Result
+    from golat._result import GCActivity, WorkerResult
+    from golat._timeline import Timeline, sparse_of
+
+    def hist(values):
+        h = Histogram(precision)
+        h.record(np.asarray(values, dtype=np.int64))
+        return h
+
+    n = max(len(w) for w in workers) if workers else 0
+    per_worker, sparse = [], {"latency": [], "service": []}
+    for k in range(n):
+        sparse["latency"].append([])
+        sparse["service"].append([])
+        for w in workers:
+            vals = w[k] if k < len(w) else []
+            sparse["latency"][k].append(sparse_of(hist(vals)))
+            sparse["service"][k].append(sparse_of(hist([v // 2 for v in vals])))
+    for i, w in enumerate(workers):
+        vals = [v for iv in w for v in iv]
+        per_worker.append(
+            WorkerResult(
+                id=i,
+                requests=len(vals),
+                late_starts=0,
+                latency=hist(vals),
+                service=hist([v // 2 for v in vals]),
+            )
+        )
+    every = [v for w in workers for iv in w for v in iv]
+    delay = hist([v - v // 2 for v in every])
+    lat = hist(every)
+    tl = None
+    if timeline:
+        counts = np.array(
+            [sum(len(w[k]) if k < len(w) else 0 for w in workers) for k in range(n)], dtype=np.int64
+        )
+        z = np.zeros(n, dtype=np.int64)
+        tl = Timeline(interval_s=interval_s, start_s=np.arange(n) * interval_s, count=counts,
+                      p50_ns=z.copy(), p90_ns=z.copy(), p99_ns=z.copy(), p99_9_ns=z.copy(),
+                      p99_99_ns=z.copy(), max_ns=z.copy(), mean_ns=z.astype(float),
+                      gc_cycles=z.copy(), gc_max_pause_ns=z.copy(), heap_bytes=z.copy(),
+                      gc_event_s=np.zeros(0), gc_event_pause_ns=np.zeros(0, np.int64),
+                      gc_event_controller=np.zeros(0, bool), precision=precision,
+                      sparse=sparse)  # fmt: skip
+        for k in range(n):
+            h = tl.histogram(k)
+            if h.count:
+                tl.max_ns[k] = max(v for w in workers if k < len(w) for v in w[k])
+                tl.p99_ns[k] = min(h.percentile(99), tl.max_ns[k])
+    return Result(
+        latency=lat, service=hist([v // 2 for v in every]), start_delay=delay,
+        requests=len(every), warmup_requests=0, late_starts=0, late_threshold_ns=10_000,
+        stalls=0, measured_s=n * interval_s, achieved_rate=len(every) / max(n * interval_s, 1e-9),
+        interrupted=False, gc=GCActivity(), workers=per_worker,
+        config={"workload": workload or {"kind": "noop"}, "rate": rate, "precision": precision},
+        environment={"hostname": hostname, "cpu_model": "test CPU", "kernel": "Linux test"},
+        timeline=tl, start_unix_ns=window_unix_ns, window_unix_ns=window_unix_ns,
+    )  # fmt: skip

@@ -4,11 +4,11 @@ imports the installed golat whatever the working directory."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shlex
 import subprocess
 import sys
-import warnings
 
 import pytest
 
@@ -106,10 +106,11 @@ def test_overload_is_stated_warned_and_recorded(recwarn):
     assert table[1].startswith("WARNING: overloaded")
     assert json.loads(r.to_json())["overload"] == r.overload
     assert golat.Result.from_json(r.to_json()).overload == r.overload
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        ok = golat.run(workloads.Noop(), rate=1000, duration=0.1)
+    # the rule itself: at or above 95 % of the target is not overloaded (a live run at a low
+    # rate could still fall short on a loaded machine, so the boundary is checked directly)
+    ok = dataclasses.replace(r, achieved_rate=0.95 * r.target_rate)
     assert ok.overload is None
+    assert dataclasses.replace(r, achieved_rate=0.94 * r.target_rate).overload
 
 
 def test_overload_on_the_command_line_and_in_measure():

@@ -68,6 +68,7 @@ def test_histogram_from_json(doc):
 @given(json_values)
 def test_result_and_comparison_from_json(doc):
     for cls, fmt, version in ((golat.Result, "golat-result", 2),
+                              (golat.Result, "golat-result", 3),
                               (golat.Comparison, "golat-comparison", 1)):  # fmt: skip
         _only_config_errors(cls.from_json, json.dumps(doc))
         if isinstance(doc, dict):  # past the format check, into the fields
@@ -80,3 +81,30 @@ def test_result_and_comparison_from_json(doc):
 def test_text_parsers(s):
     for fn in (workloads.parse, _slo.parse, _units.parse_duration, _units.parse_size):
         _only_config_errors(fn, s)
+
+
+hlog_lines = st.lists(
+    st.one_of(
+        st.text(max_size=40),
+        st.from_regex(r"(Tag=[a-z]{1,3},)?[0-9.]{0,6},[0-9.e-]{0,6},[0-9.]{0,4},[A-Za-z0-9+/=]{0,20}",
+                      fullmatch=True),
+        st.sampled_from(["#[StartTime: 12.5 (seconds since epoch), x]", "#[BaseTime: 1.0 (",
+                         "#[Histogram log format version 1.3]", '"StartTimestamp"', ""]),
+    ),
+    max_size=6,
+)  # fmt: skip
+
+
+@FAST
+@given(hlog_lines)
+def test_hlog_from_text(lines):
+    _only_config_errors(golat.IntervalLog.from_text, "\n".join(lines))
+
+
+@FAST
+@given(json_values)
+def test_fleet_job_decoder(doc):
+    from golat import fleet
+
+    _only_config_errors(fleet.decode_job, doc)
+    _only_config_errors(fleet.decode_job, {"workload": doc, "settings": {}})

@@ -116,3 +116,15 @@ def test_a_ramp_from_the_command_line():
     assert out.returncode == 0, out.stderr
     assert "golat run spin:ns=1us --rate 100..300x2/400ms" in out.stdout
     assert "knee" in out.stdout or "no knee" in out.stdout
+
+
+def test_ramp_results_merge_step_by_step():
+    a = golat.run(Spin(ns=1000), rate="100..300x2/400ms")
+    b = golat.run(Spin(ns=1000), rate="100..300x2/400ms")
+    m = golat.merge([a, b])
+    assert [s.rate for s in m.steps] == [200, 600]
+    assert [s.requests for s in m.steps] == [x.requests + y.requests
+                                             for x, y in zip(a.steps, b.steps)]  # fmt: skip
+    assert m.steps[1].latency.count == a.steps[1].latency.count + b.steps[1].latency.count
+    assert golat.Result.from_json(m.to_json()).steps[0].requests == m.steps[0].requests
+    assert Ramp.parse("100..300x2/400ms") / 2 == Ramp.parse("50..150x2/400ms")

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"time"
 
 	"golat/go_core/internal/gcctl"
 	"golat/go_core/internal/gcmanage"
@@ -38,6 +39,9 @@ type Config struct {
 	Managed *gcmanage.Config `json:"managed_gc,omitempty"`
 	// TimelineNs is the timeline's interval; 0 keeps no timeline.
 	TimelineNs int64 `json:"timeline_ns"`
+	// StartAtUnixNs, when > 0, is the wall-clock instant (Unix ns) at which the first
+	// request is due: the hosts of a fleet run start together. 0 starts at once.
+	StartAtUnixNs int64 `json:"start_at_unix_ns"`
 	// RateSteps is a ramp: each step's rate held for its duration, in turn (the warm-up
 	// runs at the first step's rate). DurationNs is then their sum, and Rate 0.
 	RateSteps []sched.Step `json:"rate_steps"`
@@ -80,6 +84,8 @@ func Parse(doc []byte) (Config, workload.Workload, error) {
 		return c, nil, fmt.Errorf("precision must be 2 or 3 significant digits, got %d", c.Precision)
 	case c.TimelineNs != 0 && (c.TimelineNs < 1_000_000 || c.TimelineNs > maxNs):
 		return c, nil, fmt.Errorf("timeline_ns must be 0 (none) or in 1e6..%d (1 ms to 1 h), got %d", maxNs, c.TimelineNs)
+	case c.StartAtUnixNs < 0 || c.StartAtUnixNs > time.Now().UnixNano()+maxNs:
+		return c, nil, fmt.Errorf("start_at_unix_ns must be 0 (at once) or a wall-clock instant within the next hour, got %d", c.StartAtUnixNs)
 	case c.LateThresholdNs < 0:
 		return c, nil, fmt.Errorf("late_threshold_ns must be >= 0, got %d", c.LateThresholdNs)
 	}

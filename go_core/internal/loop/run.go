@@ -104,6 +104,10 @@ type Report struct {
 	Steps []StepReport `json:"steps,omitempty"`
 	// WorkloadInfo is what a workload.RunReporter workload adds (server port, errors ...).
 	WorkloadInfo any `json:"workload_info,omitempty"`
+	// Wall-clock (Unix ns) start of the run (the first intended request, warm-up
+	// included) and of the measured window: what aligns results from several hosts.
+	StartUnixNs  int64 `json:"start_unix_ns"`
+	WindowUnixNs int64 `json:"window_unix_ns"`
 }
 
 // ClassReport is the latency histogram (from intended start) of one outcome class, all
@@ -293,14 +297,18 @@ func (r *Run) coordinate() {
 		})
 	}
 	ready.Wait()
-	// Every worker is set up; start them together a little in the future.
+	// Every worker is set up; start them together a little in the future, or at the
+	// agreed wall-clock instant (a fleet's hosts start together).
+	wallOffset := time.Now().UnixNano() - clock.Now()
 	t0 := clock.Now() + 1_000_000
+	if r.cfg.StartAtUnixNs > 0 {
+		t0 = r.waitForStart(r.cfg.StartAtUnixNs - wallOffset)
+	}
 	r.measureFrom = t0 + r.cfg.WarmupNs
 	r.sched = r.schedule(t0)
 	if len(r.cfg.RateSteps) > 0 {
 		r.stepSpans = r.sched.Steps(r.cfg.WarmupNs)
 	}
-	wallOffset := time.Now().UnixNano() - clock.Now()
 	for _, w := range r.workers {
 		w.tl.boundary = r.measureFrom + r.cfg.TimelineNs
 	}
@@ -417,6 +425,7 @@ func (r *Run) coordinate() {
 	}
 	rep.GC.RuntimeCycles = rep.GC.Cycles - min(rep.GC.Cycles, rep.GC.ControllerCycles)
 	rep.Timeline = tl
+	rep.StartUnixNs, rep.WindowUnixNs = t0+wallOffset, measureFrom+wallOffset
 	r.mu.Lock()
 	rep.Interrupted = r.stopped
 	r.t0 = t0
@@ -435,6 +444,28 @@ func (r *Run) schedule(t0 int64) *sched.Schedule {
 		return nil
 	}
 	return sched.New(t0, c.WarmupNs, rate, c.RateSteps, c.DurationNs)
+}
+
+// startLeadNs is how early before the agreed instant waitForStart stops sleeping: enough
+// for the workers to receive t0 and reach their spin.
+const startLeadNs = 5_000_000
+
+// waitForStart sleeps, in steps of at most 50 ms so that Stop is seen, until shortly
+// before at (the agreed instant on the monotonic clock) and returns it, or 1 ms from now
+// when it has passed (the report's start time then shows how late) or the run was stopped.
+func (r *Run) waitForStart(at int64) int64 {
+	for !r.stop.Load() {
+		lead := at - clock.Now()
+		if lead <= startLeadNs {
+			break
+		}
+		time.Sleep(time.Duration(min(lead-startLeadNs, 50_000_000)))
+	}
+	soon := clock.Now() + 1_000_000
+	if r.stop.Load() {
+		return soon // the workers see the stop at once and end
+	}
+	return max(at, soon)
 }
 
 // idleFor is how long until the first worker is due (<= 0: one is serving or late).

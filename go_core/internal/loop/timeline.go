@@ -8,6 +8,7 @@ import (
 	"golat/go_core/internal/clock"
 	"golat/go_core/internal/gcctl"
 	"golat/go_core/internal/hist"
+	"golat/go_core/internal/workload"
 )
 
 // tlSlots is how many interval histograms each worker keeps: it records into slot
@@ -29,6 +30,15 @@ type Interval struct {
 	Mean      float64 `json:"mean"`
 	GCCycles  uint64  `json:"gc_cycles"`
 	HeapBytes uint64  `json:"heap_bytes"`
+	// Workers holds each worker's histograms of the interval (sparse [index, count] pairs
+	// in the layout of the counts blocks), in worker order: what an interval log carries.
+	Workers []IntervalCounts `json:"workers"`
+}
+
+// IntervalCounts is one worker's latency and service-time histograms of one interval.
+type IntervalCounts struct {
+	Latency [][2]int64 `json:"latency"`
+	Service [][2]int64 `json:"service"`
 }
 
 // TimelineReport is the per-interval record of a run, plus every GC event in the run
@@ -50,8 +60,9 @@ type TimelineEvent struct {
 
 // tlWorker is a worker's part of the timeline.
 type tlWorker struct {
-	slots    [tlSlots]*hist.Histogram
-	at       atomic.Int64 // the interval being recorded; every earlier one is final
+	slots    [tlSlots]*hist.Histogram // latency
+	svc      [tlSlots]*hist.Histogram // service time (open loop only: closed, it is latency)
+	at       atomic.Int64             // the interval being recorded; every earlier one is final
 	cur      int64
 	boundary int64 // clock ns where cur ends
 }
@@ -63,16 +74,26 @@ func (t *tlWorker) init(precision int) error {
 			return err
 		}
 		t.slots[i] = h
+		t.svc[i], _ = hist.New(precision)
 	}
 	return nil
 }
 
-// record counts v, completed at done, in its interval's slot.
+// record counts latency v, completed at done, in its interval's slot.
 func (t *tlWorker) record(r *Run, done, v int64) {
 	if done >= t.boundary {
 		t.advance(r, done)
 	}
 	t.slots[t.cur%tlSlots].RecordValue(v)
+}
+
+// recordOpen counts latency v and service time s of an open-loop request.
+func (t *tlWorker) recordOpen(r *Run, done, v, s int64) {
+	if done >= t.boundary {
+		t.advance(r, done)
+	}
+	t.slots[t.cur%tlSlots].RecordValue(v)
+	t.svc[t.cur%tlSlots].RecordValue(s)
 }
 
 func (t *tlWorker) advance(r *Run, done int64) {
@@ -109,15 +130,26 @@ func (r *Run) timeline(stop <-chan struct{}, wallOffset int64) *TimelineReport {
 		}
 	}
 	next := int64(0)
+	open := r.cfg.Rate > 0
+	if _, ok := r.wl.(workload.Pacer); ok {
+		open = true
+	}
 	emit := func(k int64) {
 		merged.Reset()
-		for _, w := range r.workers {
-			s := w.tl.slots[k%tlSlots]
+		per := make([]IntervalCounts, len(r.workers))
+		for i, w := range r.workers {
+			s, v := w.tl.slots[k%tlSlots], w.tl.svc[k%tlSlots]
 			_ = merged.Merge(s)
+			per[i].Latency = s.Sparse()
+			per[i].Service = per[i].Latency // closed loop: service time is latency
+			if open {
+				per[i].Service = v.Sparse()
+			}
 			s.Reset()
+			v.Reset()
 		}
 		grow(k)
-		in := Interval{Count: merged.TotalCount(), GCCycles: gcCount[k], HeapBytes: heapMax[k]}
+		in := Interval{Count: merged.TotalCount(), GCCycles: gcCount[k], HeapBytes: heapMax[k], Workers: per}
 		if in.Count > 0 {
 			// A percentile is its bucket's highest equivalent value, which can pass the
 			// exact max by up to the bucket width: never report more than the max.

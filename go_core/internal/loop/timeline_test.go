@@ -3,6 +3,7 @@ package loop
 import (
 	"encoding/json"
 	"testing"
+	"time"
 )
 
 // runDoc runs a document to its end (on team's threads when team is not nil) and fails
@@ -72,5 +73,81 @@ func TestTimelineIntervalValidated(t *testing.T) {
 	_, _, err := Parse([]byte(`{"version":1,"workload":{"kind":"noop"},"requests":1,"timeline_ns":5}`))
 	if err == nil {
 		t.Fatal("timeline_ns 5 accepted")
+	}
+}
+
+// Each interval carries every worker's latency and service histograms, and they add up
+// to the interval's count; closed loop, service time is latency.
+func TestTimelineWorkerHistograms(t *testing.T) {
+	for _, rate := range []float64{4000, 0} {
+		doc := map[string]any{
+			"version": 1, "workload": map[string]any{"kind": "noop"}, "duration_ns": 100e6,
+			"workers": 2, "timeline_ns": 25e6, "rate": rate,
+		}
+		rep := runTimelineDoc(t, doc)
+		var total int64
+		for k, in := range rep.Timeline.Intervals {
+			if len(in.Workers) != 2 {
+				t.Fatalf("rate %v interval %d: %d worker histograms, want 2", rate, k, len(in.Workers))
+			}
+			var lat, svc int64
+			for _, w := range in.Workers {
+				for _, p := range w.Latency {
+					lat += p[1]
+				}
+				for _, p := range w.Service {
+					svc += p[1]
+				}
+			}
+			if lat != in.Count || svc != in.Count {
+				t.Errorf("rate %v interval %d: workers' latency %d, service %d, interval count %d",
+					rate, k, lat, svc, in.Count)
+			}
+			total += lat
+		}
+		if total != rep.Requests {
+			t.Errorf("rate %v: interval histograms hold %d requests, the run %d", rate, total, rep.Requests)
+		}
+	}
+}
+
+// A run given a wall-clock start instant starts there, never before, and reports it.
+func TestStartAtWallClock(t *testing.T) {
+	at := time.Now().UnixNano() + 300e6
+	rep := runTimelineDoc(t, map[string]any{
+		"version": 1, "workload": map[string]any{"kind": "noop"}, "rate": 1000.0,
+		"duration_ns": 20e6, "warmup_ns": 10e6, "start_at_unix_ns": at,
+	})
+	if rep.StartUnixNs < at {
+		t.Errorf("started %d ns before the agreed instant", at-rep.StartUnixNs)
+	}
+	if late := rep.StartUnixNs - at; late > 2e9 {
+		t.Errorf("started %d ns after the agreed instant", late)
+	}
+	if rep.WindowUnixNs != rep.StartUnixNs+10e6 {
+		t.Errorf("window starts at %d, want start %d + warm-up", rep.WindowUnixNs, rep.StartUnixNs)
+	}
+}
+
+// Stop ends a run that is still waiting for its start instant.
+func TestStopWhileWaitingForStart(t *testing.T) {
+	b, _ := json.Marshal(map[string]any{
+		"version": 1, "workload": map[string]any{"kind": "noop"}, "duration_ns": 1e9,
+		"start_at_unix_ns": time.Now().UnixNano() + 1800e9,
+	})
+	r, err := Start(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	t0 := time.Now()
+	r.Stop()
+	r.Wait()
+	if d := time.Since(t0); d > 2*time.Second {
+		t.Errorf("stop took %v while waiting for the start instant", d)
+	}
+	_, _, err = Parse([]byte(`{"version":1,"workload":{"kind":"noop"},"requests":1,"start_at_unix_ns":-1}`))
+	if err == nil {
+		t.Error("start_at_unix_ns -1 accepted")
 	}
 }

@@ -383,7 +383,11 @@ func (w *worker) Record(intended, start, done int64, class int, queued bool) boo
 	lat := done - intended
 	w.latency.RecordValue(lat)
 	if w.tlOn {
-		w.tl.record(r, done, lat)
+		if w.open {
+			w.tl.recordOpen(r, done, lat, done-start)
+		} else {
+			w.tl.record(r, done, lat)
+		}
 	}
 	if class >= 0 {
 		w.recordClass(class, lat, r.cfg.Precision)
