@@ -22,9 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import re
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -34,6 +32,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import peers  # noqa: E402
 
 NGINX_CONF = """daemon off;
 master_process off;
@@ -91,24 +92,6 @@ def nginx() -> Iterator[str]:
         p.terminate()
         p.wait(10)
         shutil.rmtree(d, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def golat_serve(*args: str) -> Iterator[str]:
-    p = subprocess.Popen([sys.executable, "-m", "golat", "serve", *args], text=True,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
-    try:
-        m = re.search(r"(http://127\.0\.0\.1:\d+/)", p.stdout.readline())
-        if not m:
-            raise RuntimeError(f"golat serve did not start: {p.stderr.read()}")
-        yield m.group(1)
-    finally:
-        p.send_signal(signal.SIGTERM)
-        try:
-            p.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.communicate()
 
 
 def golat_run(workload: str, *flags: str) -> dict[str, Any]:
@@ -218,7 +201,8 @@ def engines(args: argparse.Namespace) -> str:
 
 def done_when(args: argparse.Namespace) -> str:
     flags = ["--rate", "20000", "--connections", "1000", "--duration", f"{args.seconds:g}s"]
-    with nginx() as ngx, golat_serve() as gs:
+    with nginx() as ngx, peers.golat_serve() as addr:
+        gs = f"http://{addr}/"
         rows = alternate({
             "nginx": lambda: golat_run(f"http:url={ngx}", *flags),
             "golat serve": lambda: golat_run(f"http:url={gs}", *flags),

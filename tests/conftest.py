@@ -149,3 +149,14 @@ def synthetic_result(workers, *, window_unix_ns=1_800_000_000_000_000_000, inter
         environment={"hostname": hostname, "cpu_model": "test CPU", "kernel": "Linux test"},
         timeline=tl, start_unix_ns=window_unix_ns, window_unix_ns=window_unix_ns,
     )  # fmt: skip
+
+
+def stop_process(p: subprocess.Popen, timeout: float = 10) -> None:
+    """SIGTERM ``p``, then SIGKILL if it has not ended within ``timeout`` s; reap it."""
+    if p.poll() is None:
+        p.terminate()
+        try:
+            p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()

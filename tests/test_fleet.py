@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import stop_process
 
 import golat
 from golat import fleet
@@ -30,13 +31,7 @@ def _start(args: list[str], log: Path) -> subprocess.Popen:
 
 
 def _stop(p: subprocess.Popen) -> None:
-    if p.poll() is None:
-        p.terminate()
-        try:
-            p.wait(10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
+    stop_process(p)
 
 
 def _worker(sched_file: Path, name: str, log_dir: Path) -> subprocess.Popen:
