@@ -45,6 +45,8 @@ func TestParseRejects(t *testing.T) {
 		{"workload", map[string]any{"workload": map[string]any{"kind": "nope"}}, "unknown workload"},
 		{"spin ns", map[string]any{"workload": map[string]any{"kind": "spin", "ns": 0}}, "spin: ns"},
 		{"no workload", map[string]any{"workload": nil}, "no workload"},
+		{"outliers", map[string]any{"outliers": -1}, "outliers must be"},
+		{"outlier threshold", map[string]any{"outlier_threshold_ns": -5}, "outlier_threshold_ns must be"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
