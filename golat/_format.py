@@ -7,6 +7,7 @@ import shlex
 from collections.abc import Sequence
 from typing import Any
 
+from . import _outliers
 from ._comparison import DEFAULT_STAGES, METRICS, SHOWN, Comparison
 from ._render import renderer
 from ._result import Result
@@ -73,7 +74,11 @@ def result_table(r: Result) -> str:
     lines = [head]
     if r.overload:
         lines.append("WARNING: " + r.overload)
-    lines += ["", table(["", *HEADERS], rows), "", late]
+    lines += ["", table(["", *HEADERS], rows)]
+    causes = cause_lines(r)
+    if causes:
+        lines += ["", *causes]
+    lines += ["", late]
     http = http_lines(r)
     if r.queued and not http:
         lines.append(f"queued: {plural(r.queued, 'request')} due while their worker was still "
@@ -97,6 +102,30 @@ def result_table(r: Result) -> str:
     if r.interrupted:
         lines.append("interrupted: the run was stopped before its end")
     return "\n".join(lines)
+
+
+def share_text(shares: dict[str, float], labels: dict[str, str]) -> str:
+    """``62 % GC pause, 30 % queued behind a GC pause, 8 % unexplained`` (largest first,
+    shares under 0.5 % left out)."""
+    parts = [f"{v * 100:.0f} % {labels.get(k, k)}" for k, v in shares.items() if v >= 0.005]
+    return ", ".join(parts) if parts else "nothing above the median"
+
+
+def cause_lines(r: Result) -> list[str]:
+    """What explains the tail (P99.9 and above, P99.99 and above), from the outliers."""
+    out = []
+    for p in (99.9, 99.99):
+        c = r.causes(p)
+        if c is None:
+            return out
+        cover = "" if c.covered == c.requests else (
+            f"; the slowest {c.covered:,} of them kept (raise outliers to see all)")  # fmt: skip
+        out.append(f"P{p:g} and above ({plural(c.requests, 'request')}, "
+                   f"{format_ns(c.excess_ns)} over P50 in all{cover}): "
+                   f"{share_text(c.shares, _outliers.LABELS)}")  # fmt: skip
+    if out and r.tail and not r.tail.get("marks_known", True):
+        out.append("(GC mark phases not seen by this Go runtime)")
+    return out
 
 
 def http_lines(r: Result) -> list[str]:
