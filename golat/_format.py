@@ -8,7 +8,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import _outliers
-from ._comparison import DEFAULT_STAGES, METRICS, SHOWN, Comparison
+from ._comparison import (
+    DEFAULT_STAGES,
+    METRICS,
+    SHOWN,
+    TAIL_KEYS,
+    TAIL_ROW_SHARE,
+    Comparison,
+)
 from ._render import renderer
 from ._result import Result
 from ._units import format_bytes, format_ns
@@ -193,6 +200,8 @@ def _cell(v: float, unit: str) -> str:
         return format_bytes(v)
     if unit == "rate":
         return f"{v:,.0f}"
+    if unit == "share":
+        return f"{v * 100:.0f} %"
     return f"{v:g}" if v == int(v) else f"{v:.1f}"
 
 
@@ -211,7 +220,9 @@ ROWS_LEGEND = (
     "corrected), capped at the trial's max; max = the largest; stddev = jitter; GC cycles and "
     "peak GC pause inside the measured window; sched latency = the Go scheduler's delay for "
     "all goroutines (the runtime's health, not the requests'); invol. switches = the whole "
-    "process's (getrusage) and the workers' own threads' (locked workers only)"
+    "process's (getrusage) and the workers' own threads' (locked workers only); P99.9+: X = "
+    "the share of the time requests at P99.9 and above spent over the P50 that X explains "
+    "(Result.causes; one row per cause that reaches 5 % in some stage)"
 )
 
 
@@ -221,7 +232,12 @@ def _comparison_grid(c: Comparison, rows: list[dict[str, Any]], spread: bool
     labels = {k: lab for k, lab, _ in METRICS}
     headers = ["metric"] + [r["stage"] for r in rows]
     grid = []
-    for key in SHOWN:
+    causes = [
+        k
+        for k in TAIL_KEYS
+        if any(r["trials"] and r[k] == r[k] and r[k] >= TAIL_ROW_SHARE for r in rows)
+    ]
+    for key in (*SHOWN, *causes):
         line = [labels[key]]
         for r in rows:
             if r["skipped"] or not r["trials"]:
@@ -232,7 +248,7 @@ def _comparison_grid(c: Comparison, rows: list[dict[str, Any]], spread: bool
                 cell += (
                     f" ({_cell(r[key + '_min'], units[key])}–{_cell(r[key + '_max'], units[key])})"
                 )
-            if r["stage"] != c.baseline:
+            if r["stage"] != c.baseline and units[key] != "share":
                 ratio = r[key + "_ratio"]
                 if ratio == ratio:
                     cell += f" {ratio:.2f}x"

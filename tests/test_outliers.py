@@ -137,3 +137,14 @@ def test_result_json_keeps_outliers_and_old_files_read():
     assert old.tail is None and len(old.outliers) == 0 and old.causes() is None
     none = golat.run(Spin(ns=1000), requests=200, outliers=0)
     assert none.tail is None and none.causes() is None
+
+
+def test_compare_adds_a_row_per_main_cause():
+    c = golat.compare(Spin(ns=2000), [golat.Stage("calm"), "stalled:stall=300ms:20ms"], trials=1,
+                      rate=2000, duration=1.0, trace=False)  # fmt: skip
+    assert not c.failed
+    rows = {r["stage"]: r for r in c.table()}
+    assert rows["stalled"]["tail_stall"] > 0 and rows["calm"]["tail_stall"] == 0
+    text = c.format()
+    assert "P99.9+: stall" in text
+    assert "P99.9+: stall" in c.markdown()
