@@ -47,8 +47,10 @@ def per_request(pairs: int) -> None:
         diff.append(y - x)
         pair.append(_native.clock_pair_loop(NOOP_REQUESTS) / NOOP_REQUESTS)
     print(f"   off {spread(off)} ns, on {spread(on)} ns")
-    print(f"   on - off {spread(diff)} ns per request; harness floor (noop, off) "
-          f"{statistics.median(off):.1f} ns, Go clock pair {statistics.median(pair):.1f} ns")
+    print(
+        f"   on - off {spread(diff)} ns per request; harness floor (noop, off) "
+        f"{statistics.median(off):.1f} ns, Go clock pair {statistics.median(pair):.1f} ns"
+    )
 
 
 def latency_pairs(label: str, pairs: int, **kw) -> None:
