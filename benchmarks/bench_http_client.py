@@ -21,14 +21,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -36,91 +32,16 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import peers  # noqa: E402
 
-NGINX_CONF = """daemon off;
-master_process off;
-worker_processes 1;
-worker_rlimit_nofile 20000;
-pid {d}/nginx.pid;
-error_log {d}/error.log warn;
-events {{ worker_connections 16384; }}
-http {{
-  access_log off;
-  keepalive_requests 10000000;
-  keepalive_timeout 300s;
-  client_body_temp_path {d}/body;
-  proxy_temp_path {d}/proxy;
-  fastcgi_temp_path {d}/fastcgi;
-  uwsgi_temp_path {d}/uwsgi;
-  scgi_temp_path {d}/scgi;
-  server {{
-    listen 127.0.0.1:{port} backlog=4096;
-    location / {{ root {d}/www; }}
-  }}
-}}
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port: int, proc: subprocess.Popen) -> None:
-    end = time.monotonic() + 10
-    while time.monotonic() < end and proc.poll() is None:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-            return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
-
 
 @contextlib.contextmanager
 def nginx() -> Iterator[str]:
+    """nginx (1 worker, a 2-byte page) on loopback; yields its URL."""
     exe = shutil.which("nginx") or "/usr/sbin/nginx"
-    d = Path(tempfile.mkdtemp(prefix="golat-nginx-"))
-    (d / "www").mkdir()
-    (d / "www" / "index.html").write_bytes(b"ok")
-    port = free_port()
-    (d / "nginx.conf").write_text(NGINX_CONF.format(d=d, port=port))
-    p = subprocess.Popen([exe, "-p", str(d), "-c", str(d / "nginx.conf")],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
-    try:
-        wait_port(port, p)
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        p.terminate()
-        p.wait(10)
-        shutil.rmtree(d, ignore_errors=True)
+    with peers.nginx_server(exe, body=b"ok") as addr:
+        yield f"http://{addr}/"
 
 
-def golat_run(workload: str, *flags: str) -> dict[str, Any]:
-    """One trial in a fresh process: its figures."""
-    argv = [sys.executable, "-m", "golat", "run", workload, *flags, "--quiet", "--json", "-"]
-    p = subprocess.run(argv, capture_output=True, text=True, timeout=900)
-    if p.returncode not in (0,):
-        raise RuntimeError(f"{' '.join(argv)}: exit {p.returncode}: {p.stderr.strip()[-500:]}")
-    doc = json.loads(p.stdout[p.stdout.index("\n{") :])
-    lat, svc = doc["summary"]["latency"], doc["summary"]["service"]
-    delay = _percentiles(doc["histograms"]["start_delay"])
-    info, proc = doc["extra"]["workload_info"], doc["extra"]["process"]
-    return {
-        "p50": lat["p50"], "p99": lat["p99"], "p99_9": lat["p99_9"], "max": lat["max"],
-        "service_p50": svc["p50"], "delay_p50": delay[0], "delay_p99": delay[1],
-        "rate": doc["achieved_rate"], "errors": info["errors"],
-        "queued": info["queued"]["requests"], "threads": proc["threads"],
-        "rss_mib": proc["max_rss_bytes"] / 2**20, "cpu_s": proc["cpu_s"],
-        "command": " ".join(["golat", "run", workload, *flags]),
-    }  # fmt: skip
-
-
-def _percentiles(h: dict[str, Any]) -> tuple[float, float]:
-    from golat import Histogram
-
-    hist = Histogram.from_json(json.dumps(h))
-    if not hist.count:
-        return float("nan"), float("nan")
-    return float(hist.percentile(50)), float(hist.percentile(99))
+golat_run = peers.golat_run
 
 
 def fmt_ns(v: float) -> str:
