@@ -3,6 +3,7 @@ the issue's done-when command against nginx and ``golat serve``.
 
     python benchmarks/bench_http_client.py engines [--reps 7] [--seconds 2]
     python benchmarks/bench_http_client.py done-when [--reps 7] [--seconds 30]
+    python benchmarks/bench_http_client.py serve-cost [--reps 7] [--seconds 3]
 
 Every trial is ``golat run http:url=... --json -`` in a fresh process (so the thread count
 and peak RSS it reports are that trial's), the sides alternated in rotating order, and the
@@ -15,12 +16,17 @@ reference round trip (one connection, closed loop, blocking: the least a client 
 
 done-when: ``golat run http:url=http://127.0.0.1:PORT/ --rate 20000 --connections 1000
 --duration 30s`` against nginx and against ``golat serve`` (default settings).
+
+serve-cost: nginx and ``golat serve`` (no settings, and on its own CPU with each tuning
+step) saturated by golat's client on another CPU: requests/s and the server's CPU time per
+request, where the rate goes.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import shutil
 import statistics
 import subprocess
@@ -132,18 +138,80 @@ def done_when(args: argparse.Namespace) -> str:
     return f"`{cmd}`, {args.reps} trials each, alternated:\n\n" + table(rows, "server")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+SERVE_VARIANTS = {
+    "nginx": None,
+    "golat serve (no settings)": (),
+    "golat serve --cpus S": ("--cpus", "{cpu}"),
+    "golat serve --cpus S --gc managed": ("--cpus", "{cpu}", "--gc", "managed"),
+    "golat serve --cpus S --lock true": ("--cpus", "{cpu}", "--lock", "true"),
+}
+
+
+def serve_cost(args: argparse.Namespace) -> str:
+    """Each server saturated by golat's client (64 connections, closed loop) on its own
+    CPU: requests/s and the server's CPU time per request (from /proc/PID/stat)."""
+    client, server = peers.split_cpus()
+    secs = f"{args.seconds:g}s"
+    rows: dict[str, list[dict[str, Any]]] = {}
+    with contextlib.ExitStack() as stack:
+        sides = {}
+        for name, flags in SERVE_VARIANTS.items():
+            procs: list[subprocess.Popen] = []
+            if flags is None:
+                exe = shutil.which("nginx") or "/usr/sbin/nginx"
+                addr = stack.enter_context(peers.nginx_server(exe, cpu=server, procs=procs))
+            else:
+                # no settings: on every CPU, as a user would start it
+                addr = stack.enter_context(peers.golat_serve(
+                    *(f.format(cpu=server) for f in flags), procs=procs))  # fmt: skip
+
+            def side(addr: str = addr, pid: int = procs[0].pid) -> dict[str, Any]:
+                before = cpu_seconds(pid)
+                t = golat_run(f"http:url=http://{addr}/,connections=64", "--duration", secs,
+                              cpu=client)  # fmt: skip
+                used = cpu_seconds(pid) - before
+                # the run's warm-up and set-up are in `used`, its requests in the rate
+                served = t["rate"] * args.seconds
+                return {**t, "server_us": used / served * 1e6, "server_cpu_s": used}
+
+            sides[name] = side
+        for r in range(args.reps):
+            names = list(sides)
+            for n in names[r % len(names) :] + names[: r % len(names)]:
+                t = sides[n]()
+                rows.setdefault(n, []).append(t)
+                print(f"  rep {r + 1} {n}: {t['rate']:,.0f} req/s, server "
+                      f"{t['server_us']:.1f} µs CPU a request", file=sys.stderr)  # fmt: skip
+    out = [f"client `golat run http:url=...,connections=64 --duration {secs}` on CPU {client}; "
+           f"servers on CPU {server} (golat serve with no settings: every CPU); {args.reps} "
+           "trials each, rotating order", "",
+           "| server | req/s | server CPU µs a request | server CPU s in the run |",
+           "|---|---|---|---|"]  # fmt: skip
+    for n, trials in rows.items():
+        out.append(f"| {n.replace('S', str(server))} | {cell([t['rate'] for t in trials], 'rate')}"
+                   f" | {cell([t['server_us'] for t in trials], 's')} | "
+                   f"{cell([t['server_cpu_s'] for t in trials], 's')} |")  # fmt: skip
+    return "\n".join(out)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("what", choices=["engines", "done-when"])
+    p.add_argument("what", choices=["engines", "done-when", "serve-cost"])
     p.add_argument("--reps", type=int, default=7)
     p.add_argument("--seconds", type=float, default=None)
     args = p.parse_args()
     if args.seconds is None:
-        args.seconds = 2.0 if args.what == "engines" else 30.0
+        args.seconds = {"engines": 2.0, "done-when": 30.0, "serve-cost": 3.0}[args.what]
     machine = subprocess.run(["uname", "-sr"], capture_output=True, text=True).stdout.strip()
     load = Path("/proc/loadavg").read_text().split()[:3]
     print(f"machine: {machine}, load average at start {' '.join(load)}\n")
-    print(engines(args) if args.what == "engines" else done_when(args))
+    print({"engines": engines, "done-when": done_when, "serve-cost": serve_cost}[args.what](args))
 
 
 if __name__ == "__main__":

@@ -296,11 +296,14 @@ def split_cpus() -> tuple[int, int]:
 
 
 @contextlib.contextmanager
-def golat_serve(*args: str, cpu: int | None = None) -> Iterator[str]:
+def golat_serve(*args: str, cpu: int | None = None,
+                procs: list[subprocess.Popen] | None = None) -> Iterator[str]:  # fmt: skip
     """`golat serve` in a child process (on ``cpu``, with taskset, if given); yields its
-    host:port and stops it with SIGTERM."""
+    host:port and stops it with SIGTERM. ``procs`` receives the process."""
     p = subprocess.Popen([*on_cpu(cpu), sys.executable, "-m", "golat", "serve", *args],
                          text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    if procs is not None:
+        procs.append(p)
     try:
         line = p.stdout.readline()
         m = re.search(r"http://(127\.0\.0\.1:\d+)/", line)
@@ -516,9 +519,11 @@ http {{
 
 
 @contextlib.contextmanager
-def nginx_server(exe: str, *, body: bytes = b"", cpu: int | None = None) -> Iterator[str]:
+def nginx_server(exe: str, *, body: bytes = b"", cpu: int | None = None,
+                 procs: list[subprocess.Popen] | None = None) -> Iterator[str]:  # fmt: skip
     """nginx with one worker (on ``cpu``, if given) serving ``body`` as its index page from
-    a generated config on 127.0.0.1; yields host:port. Skip if it does not start."""
+    a generated config on 127.0.0.1; yields host:port. Skip if it does not start.
+    ``procs`` receives the process (the only one: no master process)."""
     d = Path(tempfile.mkdtemp(prefix="golat-nginx-"))
     (d / "www").mkdir()
     (d / "www" / "index.html").write_bytes(body)
@@ -526,6 +531,8 @@ def nginx_server(exe: str, *, body: bytes = b"", cpu: int | None = None) -> Iter
     (d / "nginx.conf").write_text(NGINX_CONF.format(d=d, port=port))
     proc = subprocess.Popen([*on_cpu(cpu), exe, "-p", str(d), "-c", str(d / "nginx.conf")],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    if procs is not None:
+        procs.append(proc)
     try:
         deadline = time.monotonic() + 10
         while True:
