@@ -195,7 +195,7 @@ func Start(doc []byte) (*Server, error) {
 }
 
 // StartConfig starts a server from a validated Config.
-func StartConfig(c Config) (s *Server, err error) {
+func StartConfig(c Config) (*Server, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
@@ -207,7 +207,7 @@ func StartConfig(c Config) (s *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("handler: %v", err)
 	}
-	s = &Server{
+	s := &Server{
 		cfg: c, slots: make(chan workload.Request, c.Workers), body: make([]byte, c.BodyBytes),
 		bodyLen: []string{strconv.FormatInt(c.BodyBytes, 10)}, served: make(chan struct{}),
 		byStatus: map[int]*hist.Histogram{}, startNs: clock.Now(), closing: make(chan struct{}),
@@ -215,8 +215,12 @@ func StartConfig(c Config) (s *Server, err error) {
 	for i := range s.body {
 		s.body[i] = 'x'
 	}
-	defer func() {
-		if err != nil {
+	started := false
+	defer func() { // on any failure below, undo what was set up so far
+		if !started {
+			if s.team != nil {
+				s.team.Close()
+			}
 			s.closeSlots()
 			s.undoAll()
 		}
@@ -255,6 +259,7 @@ func StartConfig(c Config) (s *Server, err error) {
 	if st := c.Stall; st != nil {
 		s.stall.start(clock.Now(), st.EveryNs, st.DurationNs)
 	}
+	started = true
 	go func() {
 		defer close(s.served)
 		_ = s.srv.Serve(s.ln) // returns http.ErrServerClosed on Shutdown
