@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -77,13 +76,14 @@ def test_stall_and_the_requests_behind_it():
     assert r.stalls >= 2 and r.tail["per_worker"] == 1000
     stalled = o[o["stall_ns"] > 0]
     assert 1 <= len(stalled) <= r.stalls
-    assert (stalled["stall_ns"] >= 30_000_000).all() and (stalled["queued_ns"] == 0).all()
+    assert (stalled["stall_ns"] >= 30_000_000).all()
     behind = o[(o["queued_ns"] > 0) & (o["behind_stall_ns"] > 0)]
     # 30 ms at 2000/s: dozens of requests due while the stalled one ran
     assert len(behind) >= 10
-    # each names the request that began its backlog: a stalled one, kept in the record
-    starts = set(stalled["intended_ns"].tolist())
-    assert set(behind["behind_ns"].tolist()) <= starts
+    # each names where its backlog began: at or before a stalled request (which may itself
+    # have queued behind a late one on a busy machine)
+    for b in behind:
+        assert any(b["behind_ns"] <= s["intended_ns"] <= b["start_ns"] for s in stalled)
     parts = [_outliers.split(x, r.value("p50")) for x in stalled]
     assert all(p.get("stall", 0) > 0 for p in parts)
     assert any("queued.stall" in _outliers.split(x, r.value("p50")) for x in behind)
@@ -91,18 +91,16 @@ def test_stall_and_the_requests_behind_it():
 
 
 def test_forced_gc_shows_as_a_pause_on_the_requests_it_overlapped():
-    # Back to back, every moment is inside some request; keep every request.
+    # Back to back, every moment is inside some request; keep every request. The poll
+    # loop calls runtime.GC once requests are being served (the run goes on in Go).
     fired = threading.Event()
 
-    def collect():
-        time.sleep(0.4)
-        golat.runtime.gc()
-        fired.set()
+    def collect(served: int, elapsed_s: float, planned_s: float) -> None:
+        if served > 2000 and not fired.is_set():
+            golat.runtime.gc()
+            fired.set()
 
-    t = threading.Thread(target=collect)
-    t.start()
-    r = golat.run(Spin(ns=20_000), duration=1.0, outliers=100_000)
-    t.join()
+    r = golat.run(Spin(ns=20_000), duration=1.0, outliers=100_000, progress=collect)
     assert fired.is_set() and r.gc.forced >= 1
     assert r.tail["gc_pauses"] >= 1
     assert len(r.outliers) == r.requests  # every request kept
