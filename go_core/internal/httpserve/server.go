@@ -18,11 +18,13 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golat/go_core/internal/clock"
 	"golat/go_core/internal/gcctl"
 	"golat/go_core/internal/hist"
+	"golat/go_core/internal/jsondoc"
 	"golat/go_core/internal/workload"
 )
 
@@ -75,8 +77,8 @@ func IsLoopback(host string) bool {
 // Parse decodes and validates a server document.
 func Parse(doc []byte) (Config, error) {
 	c := defaults()
-	if err := json.Unmarshal(doc, &c); err != nil {
-		return c, fmt.Errorf("server config is not valid JSON: %v", err)
+	if err := jsondoc.Decode("server config", doc, &c); err != nil {
+		return c, err
 	}
 	return c, c.Validate()
 }
@@ -144,7 +146,7 @@ func Start(doc []byte) (*Server, error) {
 }
 
 // StartConfig starts a server from a validated Config.
-func StartConfig(c Config) (s *Server, err error) {
+func StartConfig(c Config) (*Server, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
@@ -156,7 +158,7 @@ func StartConfig(c Config) (s *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("handler: %v", err)
 	}
-	s = &Server{
+	s := &Server{
 		cfg: c, slots: make(chan workload.Request, c.Workers), body: make([]byte, c.BodyBytes),
 		bodyLen: []string{strconv.FormatInt(c.BodyBytes, 10)}, served: make(chan struct{}),
 		byStatus: map[int]*hist.Histogram{}, startNs: clock.Now(),
@@ -164,8 +166,9 @@ func StartConfig(c Config) (s *Server, err error) {
 	for i := range s.body {
 		s.body[i] = 'x'
 	}
-	defer func() {
-		if err != nil {
+	started := false
+	defer func() { // on any failure below, the handler slots made so far are closed
+		if !started {
 			s.closeSlots()
 		}
 	}()
@@ -180,6 +183,9 @@ func StartConfig(c Config) (s *Server, err error) {
 		s.slots <- req
 	}
 	s.ln, err = net.Listen("tcp", net.JoinHostPort(c.Host, strconv.Itoa(c.Port)))
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("port %d is in use on %s; choose another port, or 0 for any free one", c.Port, c.Host)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("cannot listen on %s port %d: %v", c.Host, c.Port, err)
 	}
@@ -192,6 +198,7 @@ func StartConfig(c Config) (s *Server, err error) {
 		ConnState:         s.connState,
 	}
 	s.undoGC = gcctl.Apply(c.GC)
+	started = true
 	go func() {
 		defer close(s.served)
 		_ = s.srv.Serve(s.ln) // returns http.ErrServerClosed on Shutdown

@@ -6,14 +6,14 @@ import (
 	"time"
 )
 
-// runDoc runs a document to its end (on team's threads when team is not nil) and fails
+// runDoc runs a document to its end (on pool's threads when pool is not nil) and fails
 // the test on any error.
-func runDoc(t *testing.T, doc string, team *Team) *Report {
+func runDoc(t *testing.T, doc string, pool *Pool) *Report {
 	t.Helper()
 	var r *Run
 	var err error
-	if team != nil {
-		r, err = StartOn([]byte(doc), team)
+	if pool != nil {
+		r, err = StartOn([]byte(doc), pool)
 	} else {
 		r, err = Start([]byte(doc))
 	}
