@@ -54,8 +54,10 @@ func TestTimelineCountsEveryRequest(t *testing.T) {
 		if n != rep.Requests {
 			t.Errorf("workers=%d: intervals count %d requests, the run %d", workers, n, rep.Requests)
 		}
-		if len(tl.Intervals) < 4 || len(tl.Intervals) > 5 {
-			t.Errorf("workers=%d: %d intervals of 50 ms in a 200 ms window", workers, len(tl.Intervals))
+		// At least one interval per 50 ms of the 200 ms window; requests a loaded machine
+		// delays can end in later ones, so no upper bound (the count above is the check).
+		if len(tl.Intervals) < 4 {
+			t.Errorf("workers=%d: %d intervals of 50 ms in a 200 ms window, want 4 or more", workers, len(tl.Intervals))
 		}
 	}
 }
