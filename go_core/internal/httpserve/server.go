@@ -218,8 +218,11 @@ func StartConfig(c Config) (*Server, error) {
 		s.body[i] = 'x'
 	}
 	started := false
-	defer func() { // on any failure below, the handler slots made so far are closed
+	defer func() { // on any failure below, undo what was set up so far
 		if !started {
+			if s.pool != nil {
+				s.pool.Close()
+			}
 			s.closeSlots()
 			s.undoAll()
 		}

@@ -114,3 +114,26 @@ func taskIDs(t *testing.T) []int {
 	}
 	return out
 }
+
+// TestFailedStartUndoesTheTuning: a start that fails after pinning (here: the port is
+// taken) gives every thread its CPUs back and GOMAXPROCS its value.
+func TestFailedStartUndoesTheTuning(t *testing.T) {
+	allowed, err := osthread.Affinity(0)
+	if err != nil {
+		t.Skip(err)
+	}
+	first := start(t, `{"version":1,"workers":1}`)
+	_, port, _ := strings.Cut(first.Addr(), ":")
+	procs := runtime.GOMAXPROCS(0)
+	cpu := allowed[len(allowed)-1]
+	_, err = Start([]byte(`{"version":1,"workers":1,"lock_os_thread":true,"gomaxprocs":1,"port":` + port + `,"cpus":[` + itoa(cpu) + `]}`))
+	if err == nil {
+		t.Fatal("a second server on a taken port started")
+	}
+	if got, _ := osthread.Affinity(0); len(got) != len(allowed) {
+		t.Fatalf("this thread may run on %v after the failed start, was %v", got, allowed)
+	}
+	if got := runtime.GOMAXPROCS(0); got != procs {
+		t.Fatalf("GOMAXPROCS %d after the failed start, was %d", got, procs)
+	}
+}
