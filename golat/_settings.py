@@ -500,6 +500,16 @@ class RunSettings:
         doc["requests"] = self.requests or 0
         doc["stall"] = self.stall.spec() if self.stall else None
         doc["timeline_ns"] = round(self.timeline * 1e9) if self.timeline else 0
+        doc["gc"] = self.gc_doc(default_memory_limit)
+        doc["managed_gc"] = self._managed_doc(threads.workers) if self.gc == "managed" else None
+        doc["workers"] = threads.workers
+        doc.update(threads.doc())
+        return doc
+
+    def gc_doc(self, default_memory_limit: int) -> dict[str, int]:
+        """The collector's settings as the core reads them (a run's and a server's "gc"):
+        the GC percent of ``gc`` and the memory limit, ``default_memory_limit`` with the
+        collector off when none is given (GC off is never unbounded)."""
         gc: dict[str, int] = {}
         p = gc_percent_for(self.gc)
         if p is not None:
@@ -508,11 +518,7 @@ class RunSettings:
             gc["memory_limit"] = self.memory_limit
         elif p == -1:
             gc["memory_limit"] = default_memory_limit
-        doc["gc"] = gc
-        doc["managed_gc"] = self._managed_doc(threads.workers) if self.gc == "managed" else None
-        doc["workers"] = threads.workers
-        doc.update(threads.doc())
-        return doc
+        return gc
 
     def _managed_doc(self, workers: int) -> dict[str, int]:
         """The managed-GC controller's settings: heap read 1 ms to 50 ms apart (more often as

@@ -203,6 +203,22 @@ def test_serve_command_refuses_non_loopback():
     assert len(lines) == 1 and "not a loopback address" in lines[0] and "--allow-remote" in lines[0]
 
 
+def test_busy_port_is_a_config_error():
+    """It once panicked in Go (a deferred clean-up on a nil server)."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        for _ in range(2):  # the failed start leaves the core usable
+            with pytest.raises(ConfigError, match=f"port {port} is in use"):
+                Server(port=port, workers=2)
+        p = _serve("--port", str(port))
+        out, err = p.communicate(timeout=10)
+    assert p.returncode == 2 and f"port {port} is in use" in err and "panic" not in err
+    with Server() as s:  # and the core still serves
+        assert fetch(s.url + "/")[0] == 200
+
+
 def test_serve_command_duration():
     p = _serve("--duration", "0.3s")
     out, err = p.communicate(timeout=10)

@@ -19,12 +19,14 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golat/go_core/internal/clock"
 	"golat/go_core/internal/gcctl"
 	"golat/go_core/internal/gcmanage"
 	"golat/go_core/internal/hist"
+	"golat/go_core/internal/jsondoc"
 	"golat/go_core/internal/loop"
 	"golat/go_core/internal/workload"
 )
@@ -102,8 +104,8 @@ func IsLoopback(host string) bool {
 // Parse decodes and validates a server document.
 func Parse(doc []byte) (Config, error) {
 	c := defaults()
-	if err := json.Unmarshal(doc, &c); err != nil {
-		return c, fmt.Errorf("server config is not valid JSON: %v", err)
+	if err := jsondoc.Decode("server config", doc, &c); err != nil {
+		return c, err
 	}
 	return c, c.Validate()
 }
@@ -169,7 +171,7 @@ type Server struct {
 	bodyLen  []string
 	served   chan struct{} // closed when Serve returned
 	undo     []func()      // process-wide changes (affinity, GOMAXPROCS, GC), last first
-	team     *loop.Team    // locked handler threads, or nil
+	pool     *loop.Pool    // locked handler threads, or nil
 	locked   chan *lockedSlot
 	managed  *gcmanage.Controller
 	closing  chan struct{} // closed when Close starts: stalls end
@@ -218,8 +220,8 @@ func StartConfig(c Config) (*Server, error) {
 	started := false
 	defer func() { // on any failure below, undo what was set up so far
 		if !started {
-			if s.team != nil {
-				s.team.Close()
+			if s.pool != nil {
+				s.pool.Close()
 			}
 			s.closeSlots()
 			s.undoAll()
@@ -239,11 +241,14 @@ func StartConfig(c Config) (*Server, error) {
 		s.slots <- req
 	}
 	if c.LockOSThread {
-		if err := s.startTeam(); err != nil {
+		if err := s.startPool(); err != nil {
 			return nil, err
 		}
 	}
 	s.ln, err = net.Listen("tcp", net.JoinHostPort(c.Host, strconv.Itoa(c.Port)))
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("port %d is in use on %s; choose another port, or 0 for any free one", c.Port, c.Host)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("cannot listen on %s port %d: %v", c.Host, c.Port, err)
 	}
@@ -308,7 +313,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.Stall != nil {
 		s.stall.wait(s.closing)
 	}
-	if s.team != nil {
+	if s.pool != nil {
 		select {
 		case ls := <-s.locked:
 			s.runLocked(ls)
@@ -407,7 +412,7 @@ func (s *Server) Stats() Stats {
 		CountsLen: hist.CountsLen(s.cfg.Precision), Workers: s.cfg.Workers, Path: s.cfg.Path,
 		MetricsPath: s.cfg.MetricsPath, ReadHeaderTimeout: s.cfg.ReadHeaderTimeoutNs,
 		MaxHeaderBytes: s.cfg.MaxHeaderBytes, GOMAXPROCS: runtime.GOMAXPROCS(0),
-		CPUs: s.cfg.CPUs, LockOSThread: s.team != nil, Stalls: s.stall.count.Load(),
+		CPUs: s.cfg.CPUs, LockOSThread: s.pool != nil, Stalls: s.stall.count.Load(),
 		ManagedGC: s.cfg.Managed != nil, ManagedGCs: s.managedCollections(),
 	}
 	s.mu.Lock()
@@ -454,7 +459,7 @@ func (s *Server) Close() error {
 		// back (bounded) before the workload's state is torn down under them.
 		deadline := time.After(2 * time.Second)
 		free := s.slots
-		if s.team != nil {
+		if s.pool != nil {
 			// A locked slot holds its workload request; it is back when the slot is.
 			for i := 0; i < s.cfg.Workers; i++ {
 				select {
@@ -472,8 +477,8 @@ func (s *Server) Close() error {
 				i = s.cfg.Workers
 			}
 		}
-		if s.team != nil {
-			s.team.Close()
+		if s.pool != nil {
+			s.pool.Close()
 		}
 		s.closeSlots()
 		s.undoAll()

@@ -78,13 +78,13 @@ type lockedSlot struct {
 	panicked any
 }
 
-// startTeam starts one locked thread per handler slot (on the process's CPUs).
-func (s *Server) startTeam() error {
-	team, err := loop.NewTeam(loop.Threads{LockOSThread: true}, s.cfg.Workers)
+// startPool starts one locked thread per handler slot (on the process's CPUs).
+func (s *Server) startPool() error {
+	pool, err := loop.NewPool(loop.Threads{LockOSThread: true}, s.cfg.Workers)
 	if err != nil {
 		return fmt.Errorf("locked handler threads: %w", err)
 	}
-	s.team = team
+	s.pool = pool
 	s.locked = make(chan *lockedSlot, s.cfg.Workers)
 	for i := 0; i < s.cfg.Workers; i++ {
 		ls := &lockedSlot{i: i, req: <-s.slots, done: make(chan any, 1)}
@@ -100,7 +100,7 @@ func (s *Server) startTeam() error {
 // runLocked runs one request of the workload on slot ls's locked thread and gives the slot
 // back; a panic there is raised again here, where net/http recovers it.
 func (s *Server) runLocked(ls *lockedSlot) {
-	s.team.Go(ls.i, ls.run)
+	s.pool.Go(ls.i, ls.run)
 	p := <-ls.done
 	s.locked <- ls
 	if p != nil {

