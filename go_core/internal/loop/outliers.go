@@ -20,14 +20,16 @@ type slowState struct {
 	keep        *tail.Keeper // nil: keeps nothing
 	backlogFrom int64        // intended start of the last request that was not queued
 	stalls      []tail.Span
-	// The thread's counters as last read (locked workers only), and when.
+	// The counters of the thread the worker ran on, as last read, and when: an unlocked
+	// worker's goroutine may move to another thread, and a difference counts only when
+	// both readings were on the same one.
 	usage   threadstat.Usage
 	usageAt int64
 	usageOK bool
 }
 
-// startUsage takes the first reading of the worker thread's counters; call it on that
-// thread (a locked worker) before the loop.
+// startUsage takes the first reading of the worker thread's counters; call it on the
+// worker's goroutine before the loop.
 func (s *slowState) startUsage() {
 	if s.keep == nil {
 		return
@@ -59,10 +61,12 @@ func (s *slowState) note(intended, start, done int64, queued bool) {
 		BacklogFrom: s.backlogFrom, Switches: -1, MinorFaults: -1, MajorFaults: -1}
 	if s.usageOK {
 		if u, ok := threadstat.Self(); ok {
-			r.Switches = u.InvoluntarySwitches - s.usage.InvoluntarySwitches
-			r.MinorFaults = u.MinorFaults - s.usage.MinorFaults
-			r.MajorFaults = u.MajorFaults - s.usage.MajorFaults
-			r.CountersFrom = s.usageAt
+			if u.TID == s.usage.TID {
+				r.Switches = u.InvoluntarySwitches - s.usage.InvoluntarySwitches
+				r.MinorFaults = u.MinorFaults - s.usage.MinorFaults
+				r.MajorFaults = u.MajorFaults - s.usage.MajorFaults
+				r.CountersFrom = s.usageAt
+			}
 			s.usage, s.usageAt = u, clock.Now()
 		}
 	}

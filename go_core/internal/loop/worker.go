@@ -127,8 +127,8 @@ func newWorker(id, precision int) (*worker, error) {
 func (w *worker) prepare(r *Run) (req workload.Request, cleanup func(), err error) {
 	if w.thread.TID != 0 {
 		w.stats = threadstat.Open(w.thread.TID)
-		w.slow.startUsage()
 	}
+	w.slow.startUsage()
 	req, closeWl, err := r.wl.NewWorker(w.id, r.cfg.Workers)
 	if closeWl == nil {
 		closeWl = func() {}
