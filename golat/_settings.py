@@ -332,6 +332,14 @@ class RunSettings:
     late_threshold: float = setting(
         _DURATION_1H, 10e-6, "a request starting later than this after its intended start is "
         "counted as a late start")  # fmt: skip
+    outliers: int = setting(
+        Int(0, 100_000), 100,
+        "slowest requests each worker keeps with what overlapped them (GC pause or mark, "
+        "managed GC, stall, backlog, thread switches and faults): Result.outliers and the "
+        "cause summary; 0 keeps none")  # fmt: skip
+    outlier_threshold: float | None = setting(
+        OrNone(Seconds(1, 3_600_000_000_000), none_doc=0), None,
+        "also keep every request at least this slow (up to 10,000 per worker)")  # fmt: skip
     cpu_dma_latency: float | None = setting(
         OrNone(Seconds(0, 2_000_000_000_000, quantum_ns=1000)), None,
         "hold /dev/cpu_dma_latency at this bound during the run (0: no deep idle states, as "

@@ -73,6 +73,7 @@ type worker struct {
 	// classes holds one latency histogram per outcome class when the workload is a
 	// workload.Classifier (an HTTP status ...); a class's histogram is made on first sight.
 	classes map[int]*hist.Histogram
+	slow    slowState // the slowest requests and what explains them (outliers.go)
 }
 
 const (
@@ -126,6 +127,7 @@ func newWorker(id, precision int) (*worker, error) {
 func (w *worker) prepare(r *Run) (req workload.Request, cleanup func(), err error) {
 	if w.thread.TID != 0 {
 		w.stats = threadstat.Open(w.thread.TID)
+		w.slow.startUsage()
 	}
 	req, closeWl, err := r.wl.NewWorker(w.id, r.cfg.Workers)
 	if closeWl == nil {
@@ -351,7 +353,7 @@ func (w *worker) staller(r *Run) func(start int64) {
 		if start >= next {
 			w.stalls++
 			next += s.EveryNs
-			clock.SpinUntil(start + s.DurationNs)
+			w.slow.noteStall(start, clock.SpinUntil(start+s.DurationNs))
 		}
 	}
 }
@@ -374,7 +376,11 @@ func (w *worker) Record(intended, start, done int64, class int, queued bool) boo
 	}
 	if done >= w.nextCPU {
 		w.sampleCPU()
+		w.slow.refreshUsage()
 		w.nextCPU = done + cpuSampleNs
+	}
+	if !queued {
+		w.slow.backlogFrom = intended
 	}
 	if intended < r.measureFrom {
 		w.warmup++
@@ -382,6 +388,9 @@ func (w *worker) Record(intended, start, done int64, class int, queued bool) boo
 	}
 	lat := done - intended
 	w.latency.RecordValue(lat)
+	if w.slow.keep.Slow(lat) {
+		w.slow.note(intended, start, done, queued)
+	}
 	if w.tlOn {
 		if w.open {
 			w.tl.recordOpen(r, done, lat, done-start)
