@@ -159,7 +159,7 @@ def _execute(doc: dict[str, Any], progress: Progress | None, keep_on_interrupt: 
                     break
                 time.sleep(POLL_S)
         except KeyboardInterrupt:
-            _native.run_stop(handle, wait=True)
+            stop_and_wait(handle)
             if not keep_on_interrupt:
                 raise
         report, counts = _native.run_result(handle)
@@ -171,6 +171,14 @@ def _execute(doc: dict[str, Any], progress: Progress | None, keep_on_interrupt: 
     if report.get("error"):
         raise CoreError(f"the run failed in the Go core: {report['error']}")
     return Result.from_core(report, counts, config=doc, environment=_env.collect())
+
+
+def stop_and_wait(handle: int) -> None:
+    """Stop a run and wait for its workers (the core ends every wait within 200 ms of a
+    stop), polling so that a second Ctrl-C is not held up by a call into the core."""
+    _native.run_stop(handle, wait=False)
+    while not _native.run_poll(handle)[0]:
+        time.sleep(0.01)
 
 
 JITTER_NOTE = (
