@@ -3,6 +3,7 @@ the issue's done-when command against nginx and ``golat serve``.
 
     python benchmarks/bench_http_client.py engines [--reps 7] [--seconds 2]
     python benchmarks/bench_http_client.py done-when [--reps 7] [--seconds 30]
+    python benchmarks/bench_http_client.py serve-cost [--reps 7] [--seconds 3]
 
 Every trial is ``golat run http:url=... --json -`` in a fresh process (so the thread count
 and peak RSS it reports are that trial's), the sides alternated in rotating order, and the
@@ -15,20 +16,21 @@ reference round trip (one connection, closed loop, blocking: the least a client 
 
 done-when: ``golat run http:url=http://127.0.0.1:PORT/ --rate 20000 --connections 1000
 --duration 30s`` against nginx and against ``golat serve`` (default settings).
+
+serve-cost: nginx and ``golat serve`` (no settings, and on its own CPU with each tuning
+step) saturated by golat's client on another CPU: requests/s and the server's CPU time per
+request, where the rate goes.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import json
+import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -36,91 +38,16 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import peers  # noqa: E402
 
-NGINX_CONF = """daemon off;
-master_process off;
-worker_processes 1;
-worker_rlimit_nofile 20000;
-pid {d}/nginx.pid;
-error_log {d}/error.log warn;
-events {{ worker_connections 16384; }}
-http {{
-  access_log off;
-  keepalive_requests 10000000;
-  keepalive_timeout 300s;
-  client_body_temp_path {d}/body;
-  proxy_temp_path {d}/proxy;
-  fastcgi_temp_path {d}/fastcgi;
-  uwsgi_temp_path {d}/uwsgi;
-  scgi_temp_path {d}/scgi;
-  server {{
-    listen 127.0.0.1:{port} backlog=4096;
-    location / {{ root {d}/www; }}
-  }}
-}}
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port: int, proc: subprocess.Popen) -> None:
-    end = time.monotonic() + 10
-    while time.monotonic() < end and proc.poll() is None:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-            return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
-
 
 @contextlib.contextmanager
 def nginx() -> Iterator[str]:
+    """nginx (1 worker, a 2-byte page) on loopback; yields its URL."""
     exe = shutil.which("nginx") or "/usr/sbin/nginx"
-    d = Path(tempfile.mkdtemp(prefix="golat-nginx-"))
-    (d / "www").mkdir()
-    (d / "www" / "index.html").write_bytes(b"ok")
-    port = free_port()
-    (d / "nginx.conf").write_text(NGINX_CONF.format(d=d, port=port))
-    p = subprocess.Popen([exe, "-p", str(d), "-c", str(d / "nginx.conf")],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
-    try:
-        wait_port(port, p)
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        p.terminate()
-        p.wait(10)
-        shutil.rmtree(d, ignore_errors=True)
+    with peers.nginx_server(exe, body=b"ok") as addr:
+        yield f"http://{addr}/"
 
 
-def golat_run(workload: str, *flags: str) -> dict[str, Any]:
-    """One trial in a fresh process: its figures."""
-    argv = [sys.executable, "-m", "golat", "run", workload, *flags, "--quiet", "--json", "-"]
-    p = subprocess.run(argv, capture_output=True, text=True, timeout=900)
-    if p.returncode not in (0,):
-        raise RuntimeError(f"{' '.join(argv)}: exit {p.returncode}: {p.stderr.strip()[-500:]}")
-    doc = json.loads(p.stdout[p.stdout.index("\n{") :])
-    lat, svc = doc["summary"]["latency"], doc["summary"]["service"]
-    delay = _percentiles(doc["histograms"]["start_delay"])
-    info, proc = doc["extra"]["workload_info"], doc["extra"]["process"]
-    return {
-        "p50": lat["p50"], "p99": lat["p99"], "p99_9": lat["p99_9"], "max": lat["max"],
-        "service_p50": svc["p50"], "delay_p50": delay[0], "delay_p99": delay[1],
-        "rate": doc["achieved_rate"], "errors": info["errors"],
-        "queued": info["queued"]["requests"], "threads": proc["threads"],
-        "rss_mib": proc["max_rss_bytes"] / 2**20, "cpu_s": proc["cpu_s"],
-        "command": " ".join(["golat", "run", workload, *flags]),
-    }  # fmt: skip
-
-
-def _percentiles(h: dict[str, Any]) -> tuple[float, float]:
-    from golat import Histogram
-
-    hist = Histogram.from_json(json.dumps(h))
-    if not hist.count:
-        return float("nan"), float("nan")
-    return float(hist.percentile(50)), float(hist.percentile(99))
+golat_run = peers.golat_run
 
 
 def fmt_ns(v: float) -> str:
@@ -211,18 +138,80 @@ def done_when(args: argparse.Namespace) -> str:
     return f"`{cmd}`, {args.reps} trials each, alternated:\n\n" + table(rows, "server")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+SERVE_VARIANTS = {
+    "nginx": None,
+    "golat serve (no settings)": (),
+    "golat serve --cpus S": ("--cpus", "{cpu}"),
+    "golat serve --cpus S --gc managed": ("--cpus", "{cpu}", "--gc", "managed"),
+    "golat serve --cpus S --lock true": ("--cpus", "{cpu}", "--lock", "true"),
+}
+
+
+def serve_cost(args: argparse.Namespace) -> str:
+    """Each server saturated by golat's client (64 connections, closed loop) on its own
+    CPU: requests/s and the server's CPU time per request (from /proc/PID/stat)."""
+    client, server = peers.split_cpus()
+    secs = f"{args.seconds:g}s"
+    rows: dict[str, list[dict[str, Any]]] = {}
+    with contextlib.ExitStack() as stack:
+        sides = {}
+        for name, flags in SERVE_VARIANTS.items():
+            procs: list[subprocess.Popen] = []
+            if flags is None:
+                exe = shutil.which("nginx") or "/usr/sbin/nginx"
+                addr = stack.enter_context(peers.nginx_server(exe, cpu=server, procs=procs))
+            else:
+                # no settings: on every CPU, as a user would start it
+                addr = stack.enter_context(peers.golat_serve(
+                    *(f.format(cpu=server) for f in flags), procs=procs))  # fmt: skip
+
+            def side(addr: str = addr, pid: int = procs[0].pid) -> dict[str, Any]:
+                before = cpu_seconds(pid)
+                t = golat_run(f"http:url=http://{addr}/,connections=64", "--duration", secs,
+                              cpu=client)  # fmt: skip
+                used = cpu_seconds(pid) - before
+                # the run's warm-up and set-up are in `used`, its requests in the rate
+                served = t["rate"] * args.seconds
+                return {**t, "server_us": used / served * 1e6, "server_cpu_s": used}
+
+            sides[name] = side
+        for r in range(args.reps):
+            names = list(sides)
+            for n in names[r % len(names) :] + names[: r % len(names)]:
+                t = sides[n]()
+                rows.setdefault(n, []).append(t)
+                print(f"  rep {r + 1} {n}: {t['rate']:,.0f} req/s, server "
+                      f"{t['server_us']:.1f} µs CPU a request", file=sys.stderr)  # fmt: skip
+    out = [f"client `golat run http:url=...,connections=64 --duration {secs}` on CPU {client}; "
+           f"servers on CPU {server} (golat serve with no settings: every CPU); {args.reps} "
+           "trials each, rotating order", "",
+           "| server | req/s | server CPU µs a request | server CPU s in the run |",
+           "|---|---|---|---|"]  # fmt: skip
+    for n, trials in rows.items():
+        out.append(f"| {n.replace('S', str(server))} | {cell([t['rate'] for t in trials], 'rate')}"
+                   f" | {cell([t['server_us'] for t in trials], 's')} | "
+                   f"{cell([t['server_cpu_s'] for t in trials], 's')} |")  # fmt: skip
+    return "\n".join(out)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("what", choices=["engines", "done-when"])
+    p.add_argument("what", choices=["engines", "done-when", "serve-cost"])
     p.add_argument("--reps", type=int, default=7)
     p.add_argument("--seconds", type=float, default=None)
     args = p.parse_args()
     if args.seconds is None:
-        args.seconds = 2.0 if args.what == "engines" else 30.0
+        args.seconds = {"engines": 2.0, "done-when": 30.0, "serve-cost": 3.0}[args.what]
     machine = subprocess.run(["uname", "-sr"], capture_output=True, text=True).stdout.strip()
     load = Path("/proc/loadavg").read_text().split()[:3]
     print(f"machine: {machine}, load average at start {' '.join(load)}\n")
-    print(engines(args) if args.what == "engines" else done_when(args))
+    print({"engines": engines, "done-when": done_when, "serve-cost": serve_cost}[args.what](args))
 
 
 if __name__ == "__main__":

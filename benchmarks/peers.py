@@ -20,6 +20,18 @@ The pairs (``--list``):
   http_client  golat's HTTP client vs wrk against the same `golat serve`, paced, 1 connection
   http_closed  the same closed loop, N connections each (both saturate the server)
   http_server  `golat serve` vs nginx, both under the same wrk closed loop
+  service_time golat's P50 against a server that spins 1 ms, at 20 % load, vs 1 ms plus the
+               loopback round trip (wrk, one connection, closed loop)
+  http_closed_1  golat vs wrk, closed loop, one connection: P50
+  http_max_rate  golat vs wrk, 64 connections on nginx: most requests/s (client on one CPU,
+               nginx on another)
+  stall        `golat serve --stall 1s:50ms` at 10k req/s over 64 connections: golat's
+               corrected P99 (20-60 ms) beside wrk's
+  ten_thousand 10,000 connections at 20k req/s for 30 s on nginx: errors, RSS, threads
+               (against the same run with 100 connections)
+  serve_default, serve_tuned  `golat serve` (no settings; its own CPU and managed GC) vs
+               nginx (1 worker), client and server on separate CPUs: most requests/s and
+               the corrected P99 at half of nginx's maximum
   histogram    golat.Histogram vs the hdrhistogram package: record cost, percentile error
   timer        golat Timer (clock_nanosleep) vs cyclictest: wake-up lateness
   jitter       golat Jitter vs oslat: max and P99.9 gap
@@ -74,6 +86,8 @@ class Metric:
     unit: str
     description: str
     target: tuple[float, float] | None = None
+    # the range golat's own median should fall in, where the claim is about the value
+    ours_target: tuple[float, float] | None = None
 
 
 @dataclass
@@ -138,6 +152,7 @@ def measure(run: PairRun, reps: int, log: Callable[[str], None] = print) -> dict
         entry: dict[str, Any] = {
             "unit": spec.unit, "description": spec.description, "ours": a, "peer": b,
             "ratios": ratios, "target": list(spec.target) if spec.target else None,
+            "ours_target": list(spec.ours_target) if spec.ours_target else None,
         }  # fmt: skip
         if ratios:
             med = statistics.median(ratios)
@@ -145,6 +160,10 @@ def measure(run: PairRun, reps: int, log: Callable[[str], None] = print) -> dict
             entry.update(ours_median=statistics.median(a), peer_median=statistics.median(b))
             if spec.target:
                 entry["meets_target"] = spec.target[0] <= med <= spec.target[1]
+        if a and spec.ours_target:
+            entry["ours_median"] = statistics.median(a)
+            lo, hi = spec.ours_target
+            entry["meets_ours_target"] = lo <= entry["ours_median"] <= hi
         out[m] = entry
     return {"metrics": out, "order": order}
 
@@ -175,6 +194,8 @@ def run_pairs(pairs: list[Pair], ctx: Context) -> list[dict[str, Any]]:
             run.close()
         entry["seconds"] = round(time.monotonic() - started, 1)
         for m, e in entry.get("metrics", {}).items():
+            if "ratio_median" not in e and e.get("ours_target"):
+                ctx.log(f"   {m}: golat {_fmt(e['ours_median'], e['unit'])}" + _target_text(e))
             if "ratio_median" in e:
                 ctx.log(f"   {m}: ratio {e['ratio_median']:.3f} (min {e['ratio_min']:.3f}, "
                         f"max {e['ratio_max']:.3f}, n={len(e['ratios'])})"
@@ -184,10 +205,15 @@ def run_pairs(pairs: list[Pair], ctx: Context) -> list[dict[str, Any]]:
 
 
 def _target_text(e: dict[str, Any]) -> str:
-    if not e.get("target"):
-        return ""
-    lo, hi = e["target"]
-    return f"  target {lo:g}..{hi:g}: {'met' if e.get('meets_target') else 'NOT met'}"
+    out = ""
+    if e.get("target"):
+        lo, hi = e["target"]
+        out += f"  target {lo:g}..{hi:g}: {'met' if e.get('meets_target') else 'NOT met'}"
+    if e.get("ours_target"):
+        lo, hi = (_fmt(v, e["unit"]) for v in e["ours_target"])
+        out += (f"  golat's value {lo}..{hi}: "
+                f"{'met' if e.get('meets_ours_target') else 'NOT met'}")  # fmt: skip
+    return out
 
 
 def _fmt(v: float, unit: str) -> str:
@@ -252,11 +278,32 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def on_cpu(cpu: int | None) -> list[str]:
+    """The command prefix that runs a child on one CPU (every thread of it), or none."""
+    if cpu is None:
+        return []
+    if not shutil.which("taskset"):
+        raise Skip("taskset is not installed (Debian package util-linux)")
+    return ["taskset", "-c", str(cpu)]
+
+
+def split_cpus() -> tuple[int, int]:
+    """A CPU for the load generator and another for the server."""
+    allowed = sorted(os.sched_getaffinity(0))
+    if len(allowed) < 2:
+        raise Skip(f"needs two CPUs (one for the client, one for the server); allowed {allowed}")
+    return allowed[0], allowed[-1]
+
+
 @contextlib.contextmanager
-def golat_serve(*args: str) -> Iterator[str]:
-    """`golat serve` in a child process; yields its host:port and stops it with SIGTERM."""
-    p = subprocess.Popen([sys.executable, "-m", "golat", "serve", *args], text=True,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+def golat_serve(*args: str, cpu: int | None = None,
+                procs: list[subprocess.Popen] | None = None) -> Iterator[str]:  # fmt: skip
+    """`golat serve` in a child process (on ``cpu``, with taskset, if given); yields its
+    host:port and stops it with SIGTERM. ``procs`` receives the process."""
+    p = subprocess.Popen([*on_cpu(cpu), sys.executable, "-m", "golat", "serve", *args],
+                         text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    if procs is not None:
+        procs.append(p)
     try:
         line = p.stdout.readline()
         m = re.search(r"http://(127\.0\.0\.1:\d+)/", line)
@@ -292,15 +339,43 @@ def parse_wrk(text: str) -> Metrics:
 
 
 def wrk(ctx: Context, url: str, *, connections: int, seconds: float,
-        script: str | None = None) -> Metrics:  # fmt: skip
-    cmd = [need(ctx, "wrk"), "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s",
-           "--latency", "--timeout", "5s"]  # fmt: skip
+        script: str | None = None, cpu: int | None = None) -> Metrics:  # fmt: skip
+    cmd = [*on_cpu(cpu), need(ctx, "wrk"), "-t1", f"-c{connections}",
+           f"-d{max(1, round(seconds))}s", "--latency", "--timeout", "5s"]  # fmt: skip
     if script:
         cmd += ["-s", script]
     p = subprocess.run([*cmd, url], capture_output=True, text=True, timeout=seconds + 30)
     if p.returncode != 0:
         raise RuntimeError(f"wrk failed: {p.stderr.strip()}")
     return parse_wrk(p.stdout)
+
+
+def golat_run(workload: str, *flags: str, cpu: int | None = None) -> dict[str, Any]:
+    """``golat run WORKLOAD FLAGS --json -`` in a fresh process (on ``cpu``, with taskset,
+    if given; so the threads and peak RSS it reports are this run's): its figures."""
+    argv = [sys.executable, "-m", "golat", "run", workload, *flags, "--quiet", "--json", "-"]
+    p = subprocess.run([*on_cpu(cpu), *argv], capture_output=True, text=True, timeout=900)
+    if p.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)}: exit {p.returncode}: {p.stderr.strip()[-500:]}")
+    doc = json.loads(p.stdout[p.stdout.index("\n{") :])
+    lat, svc = doc["summary"]["latency"], doc["summary"]["service"]
+    delay = _p50_p99(doc["histograms"]["start_delay"])
+    info, proc = doc["extra"]["workload_info"], doc["extra"]["process"]
+    return {
+        "p50": lat["p50"], "p99": lat["p99"], "p99_9": lat["p99_9"], "max": lat["max"],
+        "service_p50": svc["p50"], "delay_p50": delay[0], "delay_p99": delay[1],
+        "rate": doc["achieved_rate"], "errors": info["errors"],
+        "queued": info["queued"]["requests"], "threads": proc["threads"],
+        "rss_mib": proc["max_rss_bytes"] / 2**20, "cpu_s": proc["cpu_s"],
+        "command": " ".join([*on_cpu(cpu), "golat", "run", workload, *flags]),
+    }  # fmt: skip
+
+
+def _p50_p99(h: dict[str, Any]) -> tuple[float, float]:
+    hist = golat.Histogram.from_json(json.dumps(h))
+    if not hist.count:
+        return float("nan"), float("nan")
+    return float(hist.percentile(50)), float(hist.percentile(99))
 
 
 # ---------------------------------------------------------------- the pairs
@@ -422,55 +497,72 @@ def setup_http_closed(ctx: Context) -> PairRun:
 NGINX_CONF = """daemon off;
 master_process off;
 worker_processes 1;
-pid {tmp}/nginx.pid;
-error_log {tmp}/nginx-error.log warn;
-events {{ worker_connections 256; }}
+worker_rlimit_nofile 20000;
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
+events {{ worker_connections 16384; }}
 http {{
   access_log off;
-  client_body_temp_path {tmp}/body;
-  proxy_temp_path {tmp}/proxy;
-  fastcgi_temp_path {tmp}/fastcgi;
-  uwsgi_temp_path {tmp}/uwsgi;
-  scgi_temp_path {tmp}/scgi;
+  keepalive_requests 10000000;
+  keepalive_timeout 300s;
+  client_body_temp_path {d}/body;
+  proxy_temp_path {d}/proxy;
+  fastcgi_temp_path {d}/fastcgi;
+  uwsgi_temp_path {d}/uwsgi;
+  scgi_temp_path {d}/scgi;
   server {{
-    listen 127.0.0.1:{port};
-    location / {{ root {tmp}/www; }}
+    listen 127.0.0.1:{port} backlog=4096;
+    location / {{ root {d}/www; }}
   }}
 }}
 """
 
 
-def setup_http_server(ctx: Context) -> PairRun:
-    wrk_path, nginx = need(ctx, "wrk"), need(ctx, "nginx")
-    del wrk_path
-    n, seconds = 4, (1.0 if ctx.quick else 2.0)
-    tmp = ctx.tmp / "nginx"
-    (tmp / "www").mkdir(parents=True, exist_ok=True)
-    (tmp / "www" / "index.html").write_bytes(b"")  # same empty body as golat serve's
+@contextlib.contextmanager
+def nginx_server(exe: str, *, body: bytes = b"", cpu: int | None = None,
+                 procs: list[subprocess.Popen] | None = None) -> Iterator[str]:  # fmt: skip
+    """nginx with one worker (on ``cpu``, if given) serving ``body`` as its index page from
+    a generated config on 127.0.0.1; yields host:port. Skip if it does not start.
+    ``procs`` receives the process (the only one: no master process)."""
+    d = Path(tempfile.mkdtemp(prefix="golat-nginx-"))
+    (d / "www").mkdir()
+    (d / "www" / "index.html").write_bytes(body)
     port = free_port()
-    (tmp / "nginx.conf").write_text(NGINX_CONF.format(tmp=tmp, port=port))
-    stack = contextlib.ExitStack()
-    proc = subprocess.Popen([nginx, "-p", str(tmp), "-c", str(tmp / "nginx.conf")],
+    (d / "nginx.conf").write_text(NGINX_CONF.format(d=d, port=port))
+    proc = subprocess.Popen([*on_cpu(cpu), exe, "-p", str(d), "-c", str(d / "nginx.conf")],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
-
-    def stop_nginx() -> None:
+    if procs is not None:
+        procs.append(proc)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+                break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                err = proc.stderr.read().decode() if proc.poll() is not None else "timeout"
+                raise Skip(f"nginx did not start: {err.strip()[:300]}")
+            time.sleep(0.05)
+        yield f"127.0.0.1:{port}"
+    finally:
         proc.terminate()
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait()
+        shutil.rmtree(d, ignore_errors=True)
 
-    stack.callback(stop_nginx)
-    deadline = time.monotonic() + 5
-    while True:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-            break
-        if proc.poll() is not None or time.monotonic() > deadline:
-            err = proc.stderr.read().decode() if proc.poll() is not None else "timeout"
-            stack.close()
-            raise Skip(f"nginx did not start: {err.strip()[:300]}")
-        time.sleep(0.05)
-    addr = stack.enter_context(golat_serve("--workload", "noop", "--workers", "2"))
+
+def setup_http_server(ctx: Context) -> PairRun:
+    need(ctx, "wrk")
+    n, seconds = 4, (1.0 if ctx.quick else 2.0)
+    stack = contextlib.ExitStack()
+    try:  # the same empty body as golat serve's
+        port = stack.enter_context(nginx_server(need(ctx, "nginx"))).rpartition(":")[2]
+        addr = stack.enter_context(golat_serve("--workload", "noop", "--workers", "2"))
+    except BaseException:
+        stack.close()
+        raise
 
     def ours() -> Metrics:
         return wrk(ctx, f"http://{addr}/", connections=n, seconds=seconds)
@@ -486,6 +578,223 @@ def setup_http_server(ctx: Context) -> PairRun:
         peer_label="nginx, 1 worker, empty static file",
         notes=["both answer 200 with an empty body; the server and wrk share the machine's "
                "CPUs, as they would in any loopback test"], close=stack.close)  # fmt: skip
+
+
+def _target_server(ctx: Context, stack: contextlib.ExitStack, cpu: int | None = None) -> str:
+    """nginx (an empty page) when installed, else ``golat serve``: host:port."""
+    if ctx.tools.get("nginx"):
+        return stack.enter_context(nginx_server(need(ctx, "nginx"), cpu=cpu))
+    return stack.enter_context(golat_serve("--workload", "noop", "--workers", "1", cpu=cpu))
+
+
+def setup_service_time(ctx: Context) -> PairRun:
+    need(ctx, "wrk")
+    seconds = 1.5 if ctx.quick else 3.0
+    stack = contextlib.ExitStack()
+    spin = stack.enter_context(golat_serve("--workload", "spin:1ms", "--workers", "1"))
+    noop = stack.enter_context(golat_serve("--workload", "noop", "--workers", "1"))
+    rate = 200  # one worker serves 1,000 req/s of 1 ms: 20 % load
+
+    def ours() -> Metrics:
+        r = golat.run(workloads.HTTP(url=f"http://{spin}/"), rate=rate, duration=seconds,
+                      warmup=0.3)  # fmt: skip
+        return {"p50": r.summary()["p50"]}
+
+    def peer() -> Metrics:  # service time + the loopback round trip, closed loop, 1 conn
+        rtt = wrk(ctx, f"http://{noop}/", connections=1, seconds=min(seconds, 2.0))["p50"]
+        return {"p50": 1e6 + rtt, "rtt_p50": rtt}
+
+    return PairRun(ours, peer, {
+        "p50": Metric("ns", f"golat's latency P50 at {rate} req/s (20 % load) against a server "
+                      "that spins 1 ms / 1 ms + wrk -c1's P50 on the same server without the "
+                      "spin", (0.95, 1.05)),
+    }, ours_label="golat HTTP client, open loop, 1 connection",
+        peer_label="1 ms + loopback round trip (wrk -t1 -c1, closed loop, noop server)",
+        notes=["`golat serve --workload spin:1ms --workers 1` and a noop twin, both child "
+               "processes; at 20 % load a request rarely waits for the one before"],
+        close=stack.close)  # fmt: skip
+
+
+def setup_http_closed_1(ctx: Context) -> PairRun:
+    need(ctx, "wrk")
+    seconds = 1.0 if ctx.quick else 2.0
+    stack = contextlib.ExitStack()
+    addr = _target_server(ctx, stack)
+
+    def ours() -> Metrics:
+        r = golat.run(workloads.HTTP(url=f"http://{addr}/"), duration=seconds, warmup=0.2)
+        return {"p50": r.summary()["p50"], "rate": r.achieved_rate}
+
+    def peer() -> Metrics:
+        return wrk(ctx, f"http://{addr}/", connections=1, seconds=seconds)
+
+    return PairRun(ours, peer, {
+        "p50": Metric("ns", "latency P50, closed loop, one connection", (0.9, 1.1)),
+        "rate": Metric("req/s", "requests/s (one at a time)"),
+    }, ours_label="golat HTTP client, closed loop, 1 connection", peer_label="wrk -t1 -c1",
+        notes=[f"server: {'nginx, 1 worker' if ctx.tools.get('nginx') else 'golat serve'}"],
+        close=stack.close)  # fmt: skip
+
+
+def setup_http_max_rate(ctx: Context) -> PairRun:
+    need(ctx, "wrk")
+    client, server = split_cpus()
+    n, seconds = 64, (1.5 if ctx.quick else 3.0)
+    stack = contextlib.ExitStack()
+    addr = stack.enter_context(nginx_server(need(ctx, "nginx"), cpu=server))
+    flags = ("--duration", f"{seconds:g}s", "--warmup", "300ms")
+
+    def ours() -> Metrics:
+        return golat_run(f"http:url=http://{addr}/,connections={n}", *flags, cpu=client)
+
+    def peer() -> Metrics:
+        return wrk(ctx, f"http://{addr}/", connections=n, seconds=seconds, cpu=client)
+
+    return PairRun(ours, peer, {
+        "rate": Metric("req/s", f"most requests/s the client drives, closed loop, {n} "
+                       "connections, one thread (the client's own cost)", (0.8, 1e9)),
+        "p50": Metric("ns", "latency P50 (closed loop: set by throughput)"),
+    }, ours_label=f"golat run (1 worker, {n} connections, epoll)", peer_label=f"wrk -t1 -c{n}",
+        notes=[f"client on CPU {client}, nginx (1 worker) on CPU {server}, each with taskset"],
+        close=stack.close)  # fmt: skip
+
+
+def setup_stall(ctx: Context) -> PairRun:
+    need(ctx, "wrk")
+    client, server = split_cpus()
+    n, rate, seconds = 64, 10_000, (3.0 if ctx.quick else 5.0)
+    stack = contextlib.ExitStack()
+    addr = stack.enter_context(golat_serve("--stall", "1s:50ms", "--workers", "1", cpu=server))
+    flags = ("--rate", str(rate), "--duration", f"{seconds:g}s", "--warmup", "500ms")
+
+    def ours() -> Metrics:
+        return golat_run(f"http:url=http://{addr}/,connections={n}", *flags, cpu=client)
+
+    def peer() -> Metrics:
+        return wrk(ctx, f"http://{addr}/", connections=n, seconds=seconds, cpu=client)
+
+    return PairRun(ours, peer, {
+        "p99": Metric("ns", "latency P99: golat's from each request's intended start (it "
+                      "shows the stall), wrk's from the send (closed loop: the stall delays "
+                      "the next sends instead)", ours_target=(20e6, 60e6)),
+        "p50": Metric("ns", "latency P50"),
+        "rate": Metric("req/s", "requests/s"),
+    }, ours_label=f"golat run --rate {rate} over {n} connections",
+        peer_label=f"wrk -t1 -c{n} (closed loop)",
+        notes=["`golat serve --stall 1s:50ms`: every request that comes during a 50 ms stall, "
+               "once a second, waits for its end; ~5 % of a second's requests meet one, so "
+               "the corrected P99 is ~40 ms",
+               f"client on CPU {client}, server on CPU {server}"], close=stack.close)  # fmt: skip
+
+
+def setup_ten_thousand(ctx: Context) -> PairRun:
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard < 10_100:
+        raise Skip(f"needs a file-descriptor limit over 10,100 (hard limit {hard})")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    stack = contextlib.ExitStack()
+    stack.callback(resource.setrlimit, resource.RLIMIT_NOFILE, (soft, hard))
+    addr = stack.enter_context(nginx_server(need(ctx, "nginx")))
+    seconds = 10 if ctx.quick else 30
+    url = f"http:url=http://{addr}/"
+
+    def ours() -> Metrics:
+        return golat_run(f"{url},connections=10000", "--rate", "20000", "--duration",
+                         f"{seconds}s")  # fmt: skip
+
+    def peer() -> Metrics:
+        return golat_run(f"{url},connections=100", "--rate", "20000", "--duration", "5s")
+
+    return PairRun(ours, peer, {
+        "errors": Metric("", "connection errors, timeouts, resets", ours_target=(0, 0)),
+        "threads": Metric("", "OS threads of the client process (must not grow with "
+                          "connections)", (0, 1.25)),
+        "rss_mib": Metric("MiB", "peak RSS of the client process"),
+        "p99": Metric("ns", "latency P99"),
+        "rate": Metric("req/s", "achieved requests/s"),
+    }, ours_label=f"golat run, 10,000 connections, 20k req/s, {seconds} s",
+        peer_label="the same with 100 connections, 5 s",
+        notes=["nginx, 1 worker; each side a fresh `golat run` process"],
+        close=stack.close)  # fmt: skip
+
+
+# `golat serve` against nginx, the load generator and the server on separate CPUs.
+TUNED = ("--cpus", "{cpu}", "--gc", "managed")  # GOMAXPROCS follows: the number of cpus
+
+
+def _server_sides(ctx: Context, stack: contextlib.ExitStack, tuned: bool,
+                  client: int, server: int) -> tuple[str, str]:  # fmt: skip
+    ngx = stack.enter_context(nginx_server(need(ctx, "nginx"), cpu=server))
+    if tuned:
+        args = [a.format(cpu=server) for a in TUNED]
+        ours = stack.enter_context(golat_serve(*args))
+    else:
+        ours = stack.enter_context(golat_serve())
+    return ours, ngx
+
+
+def _nginx_max(ctx: Context, ngx: str, client: int, seconds: float) -> float:
+    """nginx's most requests/s under golat's client (64 connections, closed loop), median
+    of 3, measured once per suite run (the fixed rate of the server pairs is half of it)."""
+    if "nginx_max" not in ctx.cache:
+        runs = [golat_run(f"http:url=http://{ngx}/,connections=64", "--duration",
+                          f"{seconds:g}s", cpu=client)["rate"] for _ in range(3)]  # fmt: skip
+        ctx.cache["nginx_max"] = statistics.median(runs)
+        ctx.log(f"   nginx's maximum: {', '.join(f'{r:,.0f}' for r in runs)} req/s")
+    return ctx.cache["nginx_max"]
+
+
+def _setup_serve(ctx: Context, tuned: bool) -> PairRun:
+    client, server = split_cpus()
+    seconds = 1.5 if ctx.quick else 3.0
+    stack = contextlib.ExitStack()
+    try:
+        ours_addr, ngx = _server_sides(ctx, stack, tuned, client, server)
+        half = round(_nginx_max(ctx, ngx, client, seconds) / 2)
+    except BaseException:
+        stack.close()
+        raise
+
+    def side(addr: str) -> Callable[[], Metrics]:
+        def run() -> Metrics:
+            url = f"http:url=http://{addr}/,connections=64"
+            sat = golat_run(url, "--duration", f"{seconds:g}s", "--warmup", "300ms", cpu=client)
+            fixed = golat_run(url, "--rate", str(half), "--duration", f"{seconds:g}s",
+                              "--warmup", "500ms", cpu=client)  # fmt: skip
+            return {"max_rate": sat["rate"], "sat_p99": sat["p99"], "p50": fixed["p50"],
+                    "p99": fixed["p99"], "p99_9": fixed["p99_9"],
+                    "errors": sat["errors"] + fixed["errors"]}  # fmt: skip
+
+        return run
+
+    which = "tuned" if tuned else "default"
+    flags = " ".join(a.format(cpu=server) for a in TUNED) if tuned else "(no flags)"
+    return PairRun(side(ours_addr), side(ngx), {
+        "max_rate": Metric("req/s", "most requests/s (golat's client, closed loop, 64 "
+                           "connections)", (0.8, 1e9) if tuned else None),
+        "p99": Metric("ns", f"latency P99 at {half:,} req/s (half nginx's maximum), 64 "
+                      "connections, coordinated omission corrected",
+                      (0, 1.5) if tuned else None),
+        "p50": Metric("ns", "latency P50 at the same rate"),
+        "p99_9": Metric("ns", "latency P99.9 at the same rate"),
+        "sat_p99": Metric("ns", "latency P99 at saturation (closed loop)"),
+    }, ours_label=f"golat serve {flags} ({which})",
+        peer_label=f"nginx, 1 worker, taskset -c {server}",
+        notes=[f"client (`golat run`, 1 worker, epoll) on CPU {client} with taskset; nginx on "
+               f"CPU {server}" + (f"; golat serve pinned by its own --cpus {server}" if tuned
+                                  else "; golat serve with no settings, on every CPU"),
+               "each repetition: a closed-loop run for the maximum, then an open-loop run at "
+               "the fixed rate"], close=stack.close)  # fmt: skip
+
+
+def setup_serve_default(ctx: Context) -> PairRun:
+    return _setup_serve(ctx, tuned=False)
+
+
+def setup_serve_tuned(ctx: Context) -> PairRun:
+    return _setup_serve(ctx, tuned=True)
 
 
 def setup_histogram(ctx: Context) -> PairRun:
@@ -641,6 +950,20 @@ PAIRS = [
     Pair("http_closed", "HTTP client: golat vs wrk, closed loop, 4 connections",
          setup_http_closed, 5),
     Pair("http_server", "HTTP server: `golat serve` vs nginx under wrk", setup_http_server, 5),
+    Pair("service_time", "known service time: spin 1 ms at 20 % load vs 1 ms + round trip",
+         setup_service_time, 7),
+    Pair("http_closed_1", "HTTP client: golat vs wrk, closed loop, 1 connection",
+         setup_http_closed_1, 5),
+    Pair("http_max_rate", "HTTP client: most requests/s vs wrk, 64 connections on nginx",
+         setup_http_max_rate, 8),
+    Pair("stall", "a server that stalls 50 ms a second: golat's corrected P99 vs wrk's",
+         setup_stall, 12),
+    Pair("ten_thousand", "10,000 connections at 20k req/s for 30 s: errors, RSS, threads",
+         setup_ten_thousand, 40),
+    Pair("serve_default", "`golat serve` (no settings) vs nginx, separate CPUs",
+         setup_serve_default, 16),
+    Pair("serve_tuned", "`golat serve` tuned (its own CPU, managed GC) vs nginx",
+         setup_serve_tuned, 16),
     Pair("histogram", "histogram: golat vs hdrhistogram, record cost and percentile error",
          setup_histogram, 1),
     Pair("timer", "timer wake-up: golat Timer vs cyclictest", setup_timer, 5),
@@ -701,12 +1024,17 @@ def markdown(report: dict[str, Any]) -> str:
                   "target |", "|---|---|---|---|---|---|"]  # fmt: skip
         for name, e in p["metrics"].items():
             if "ratio_median" not in e:
-                lines.append(f"| {name} | - | - | - | - | - |")
+                ours = _fmt(e["ours_median"], e["unit"]) if "ours_median" in e else "-"
+                lines.append(f"| {name} | {ours} | - | - | - | {_target_text(e).strip() or '-'} |")
                 continue
             tgt = "-"
             if e.get("target"):
                 lo, hi = e["target"]
                 tgt = f"{lo:g}..{hi:g} {'met' if e['meets_target'] else '**not met**'}"
+            if e.get("ours_target"):
+                lo, hi = (_fmt(v, e["unit"]) for v in e["ours_target"])
+                ok = "met" if e["meets_ours_target"] else "**not met**"
+                tgt = (tgt if tgt != "-" else "") + f" golat {lo}..{hi} {ok}"
             lines.append(
                 f"| {name} | {_fmt(e['ours_median'], e['unit'])} | "
                 f"{_fmt(e['peer_median'], e['unit'])} | {e['ratio_median']:.3f} | "

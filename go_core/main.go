@@ -38,6 +38,24 @@ func golat_workload_kinds(out *C.char, outcap C.int64_t, n *C.int64_t, err *C.ch
 	return putJSON(workload.Kinds(), out, outcap, n, err, errcap)
 }
 
+// golat_workload_echo decodes a workload spec as a run would and writes it back in the
+// wire form the run reports it in (defaults filled in): the codec check from Python.
+//
+//export golat_workload_echo
+func golat_workload_echo(doc *C.char, doclen C.int64_t, out *C.char, outcap C.int64_t, n *C.int64_t, err *C.char, errcap C.int) (st C.int) {
+	defer guard(&st, err, errcap)
+	raw := C.GoBytes(unsafe.Pointer(doc), C.int(doclen))
+	wl, e := workload.Decode(raw)
+	if e != nil {
+		return fail(statusConfig, e.Error(), err, errcap)
+	}
+	echo, e := workload.Echo(raw, wl)
+	if e != nil {
+		return fail(statusInternal, e.Error(), err, errcap)
+	}
+	return putBytes(echo, out, outcap, n, err, errcap)
+}
+
 //export golat_gc_percent
 func golat_gc_percent(set C.int, value C.int64_t, prev *C.int64_t, err *C.char, errcap C.int) (st C.int) {
 	defer guard(&st, err, errcap)

@@ -11,9 +11,9 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
-	"sync"
 	"unsafe"
 
+	"golat/go_core/internal/handles"
 	"golat/go_core/internal/httpserve"
 	"golat/go_core/internal/loop"
 	"golat/go_core/internal/numa"
@@ -68,11 +68,11 @@ func putJSON(v any, out *C.char, outcap C.int64_t, n *C.int64_t, err *C.char, er
 	return putBytes(b, out, outcap, n, err, errcap)
 }
 
-// Runs live here between start and free; Python holds only the handle.
+// The core's live objects; Python holds only their handles.
 var (
-	runsMu  sync.Mutex
-	runs    = map[int64]*loop.Run{}
-	lastRun int64
+	runs    handles.Table[*loop.Run]
+	pools   handles.Table[*loop.Pool]
+	servers handles.Table[*httpserve.Server]
 )
 
 // statusOf is the status for an error from starting a run or a pool.
@@ -100,37 +100,29 @@ func startRun(doc []byte) (int64, error) {
 	var r *loop.Run
 	var err error
 	if ref.Pool != 0 {
-		t := lookupPool(ref.Pool)
-		if t == nil {
+		p, ok := pools.Get(ref.Pool)
+		if !ok {
 			return 0, fmt.Errorf("no such pool %d (closed?)", ref.Pool)
 		}
-		r, err = loop.StartOn(doc, t)
+		r, err = loop.StartOn(doc, p)
 	} else {
 		r, err = loop.Start(doc)
 	}
 	if err != nil {
 		return 0, err
 	}
-	runsMu.Lock()
-	defer runsMu.Unlock()
-	lastRun++
-	runs[lastRun] = r
-	return lastRun, nil
+	return runs.Add(r), nil
 }
 
 func lookupRun(h int64) *loop.Run {
-	runsMu.Lock()
-	defer runsMu.Unlock()
-	return runs[h]
+	r, _ := runs.Get(h)
+	return r
 }
 
 // freeRun stops the run if it is still going, waits for it and forgets it.
 func freeRun(h int64) bool {
-	runsMu.Lock()
-	r := runs[h]
-	delete(runs, h)
-	runsMu.Unlock()
-	if r == nil {
+	r, ok := runs.Take(h)
+	if !ok {
 		return false
 	}
 	r.Stop()
@@ -140,28 +132,13 @@ func freeRun(h int64) bool {
 
 // activeRuns counts runs not yet ended (a leak check for tests).
 func activeRuns() int {
-	runsMu.Lock()
-	defer runsMu.Unlock()
 	n := 0
-	for _, r := range runs {
+	runs.Each(func(r *loop.Run) {
 		if ended, _, _ := r.Poll(); !ended {
 			n++
 		}
-	}
+	})
 	return n
-}
-
-// Pools live here between new and close; Python holds only the handle.
-var (
-	pools    = map[int64]*loop.Team{}
-	lastPool int64
-)
-
-// PoolDoc is a pool's document: its workers and their thread settings.
-type PoolDoc struct {
-	Version int `json:"version"`
-	Workers int `json:"workers"`
-	loop.Threads
 }
 
 // PoolInfo is what a pool reports about its threads.
@@ -173,33 +150,20 @@ type PoolInfo struct {
 }
 
 func newPool(doc []byte) (int64, error) {
-	var d PoolDoc
-	if err := json.Unmarshal(doc, &d); err != nil {
-		return 0, fmt.Errorf("pool config is not valid JSON: %v", err)
-	}
-	if d.Version != loop.ConfigVersion {
-		return 0, fmt.Errorf("pool config version %d is not supported (this core reads %d)", d.Version, loop.ConfigVersion)
-	}
-	t, err := loop.NewTeam(d.Threads, d.Workers)
+	d, err := loop.ParsePool(doc)
 	if err != nil {
 		return 0, err
 	}
-	runsMu.Lock()
-	defer runsMu.Unlock()
-	lastPool++
-	pools[lastPool] = t
-	return lastPool, nil
-}
-
-func lookupPool(h int64) *loop.Team {
-	runsMu.Lock()
-	defer runsMu.Unlock()
-	return pools[h]
+	p, err := loop.NewPool(d.Threads, d.Workers)
+	if err != nil {
+		return 0, err
+	}
+	return pools.Add(p), nil
 }
 
 func poolInfo(h int64) (PoolInfo, bool) {
-	t := lookupPool(h)
-	if t == nil {
+	t, ok := pools.Get(h)
+	if !ok {
 		return PoolInfo{}, false
 	}
 	info := PoolInfo{Workers: t.Size(), GOMAXPROCS: runtime.GOMAXPROCS(0), Threads: t.Settings()}
@@ -211,49 +175,31 @@ func poolInfo(h int64) (PoolInfo, bool) {
 
 // closePool ends the pool's threads (waiting for a run on them to end) and forgets it.
 func closePool(h int64) bool {
-	runsMu.Lock()
-	t := pools[h]
-	delete(pools, h)
-	runsMu.Unlock()
-	if t == nil {
+	p, ok := pools.Take(h)
+	if !ok {
 		return false
 	}
-	t.Close()
+	p.Close()
 	return true
 }
-
-// Servers live here between start and stop, like runs.
-var (
-	serversMu  sync.Mutex
-	servers    = map[int64]*httpserve.Server{}
-	lastServer int64
-)
 
 func startServer(doc []byte) (int64, error) {
 	s, err := httpserve.Start(doc)
 	if err != nil {
 		return 0, err
 	}
-	serversMu.Lock()
-	defer serversMu.Unlock()
-	lastServer++
-	servers[lastServer] = s
-	return lastServer, nil
+	return servers.Add(s), nil
 }
 
 func lookupServer(h int64) *httpserve.Server {
-	serversMu.Lock()
-	defer serversMu.Unlock()
-	return servers[h]
+	s, _ := servers.Get(h)
+	return s
 }
 
 // stopServer closes the server and forgets it.
 func stopServer(h int64) bool {
-	serversMu.Lock()
-	s := servers[h]
-	delete(servers, h)
-	serversMu.Unlock()
-	if s == nil {
+	s, ok := servers.Take(h)
+	if !ok {
 		return false
 	}
 	_ = s.Close()

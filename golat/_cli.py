@@ -414,6 +414,7 @@ def _cmd_serve(args: Any) -> int:
                 f"metrics at {server.url}{args.metrics_path}); Ctrl-C or SIGTERM stops",
                 flush=True,
             )
+            print(f"golat: {server.tuning_text()}", flush=True)
             end = time.monotonic() + serve_for if serve_for is not None else None
             while not stop and (end is None or time.monotonic() < end):
                 time.sleep(0.05)

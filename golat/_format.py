@@ -399,8 +399,9 @@ def settings_markdown() -> str:
         kind = f.metadata["kind"]
         default = "none" if f.default is None else kind.to_text(f.default)
         where = ", ".join(f.metadata["scope"])
+        serve = f"; a server: {f.metadata['serve_help']}" if f.metadata["serve_help"] else ""
         lines.append(f"| `{f.name}` | `{'`, `'.join(flag_names(f.name))}` | `{default}` | "
-                     f"{kind.describe} | {f.metadata['help']} ({where}) |")  # fmt: skip
+                     f"{kind.describe} | {f.metadata['help']}{serve} ({where}) |")  # fmt: skip
     return "\n".join(lines)
 
 

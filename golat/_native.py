@@ -24,6 +24,7 @@ from . import errors
 CDEF = """
 int golat_version(char* out, int64_t outcap, int64_t* n, char* err, int errcap);
 int golat_workload_kinds(char* out, int64_t outcap, int64_t* n, char* err, int errcap);
+int golat_workload_echo(char* doc, int64_t doclen, char* out, int64_t outcap, int64_t* n, char* err, int errcap);
 int golat_gc_percent(int set, int64_t value, int64_t* prev, char* err, int errcap);
 int golat_memory_limit(int64_t value, int64_t* prev, char* err, int errcap);
 int golat_gc(char* err, int errcap);
@@ -154,6 +155,14 @@ def version() -> tuple[str, str]:
 
 def workload_kinds() -> list[str]:
     return json.loads(_call_out("golat_workload_kinds"))
+
+
+def workload_echo(spec: dict[str, Any]) -> dict[str, Any]:
+    """The workload spec as the core decodes it and reports it after a run (defaults
+    filled in). Raises ConfigError for a spec the core refuses (naming an unknown key)."""
+    ffi, _ = _get()
+    raw = json.dumps(spec).encode()
+    return json.loads(_call_out("golat_workload_echo", ffi.new("char[]", raw), len(raw)))
 
 
 def gc_percent(value: int | None = None) -> int:

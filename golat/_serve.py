@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from . import _native, _units
+from . import _native, _topology, _units
 from ._histogram import Histogram
 from ._settings import SERVE, RunSettings, gc_percent_for
 from .errors import ConfigError
@@ -23,16 +23,53 @@ SERVER_CONFIG_VERSION = 1
 
 def server_settings(settings: RunSettings | None, overrides: dict[str, Any]) -> RunSettings:
     """The run settings of a server: ``settings`` with ``overrides``; only those that apply
-    to a server (gc, memory_limit, workers, precision) may differ from their defaults."""
+    to a server (``RunSettings.names(SERVE)``) may differ from their defaults."""
     s = RunSettings.build(settings, overrides, "golat serve")
     extra = sorted(set(s.changed()) - set(RunSettings.names(SERVE)))
     if extra:
         raise ConfigError(f"golat serve: {', '.join(extra)} do not apply to a server; it takes "
                           f"{', '.join(RunSettings.names(SERVE))}")  # fmt: skip
-    if s.gc == "managed":
-        raise ConfigError("golat serve: gc='managed' is for runs; a server takes a percent, "
-                          "'off' or 'default'")  # fmt: skip
     return s
+
+
+def server_cpus(cpus: Any) -> tuple[int, ...]:
+    """The CPUs a server's threads run on: a list or range as given (checked against the
+    CPUs this process may use); ``auto`` and ``node:K`` choose one, as for one worker."""
+    if cpus is None:
+        return ()
+    from . import _threads, _topology
+
+    topo = _topology.topology()
+    if isinstance(cpus, str):  # auto, node:K
+        return _threads.resolve_cpus(topo, cpus, 1)
+    return _topology.check_cpus(topo, cpus)
+
+
+def tuning_doc(rs: RunSettings) -> dict[str, Any]:
+    """The server document's tuning part: GC (a memory limit with the collector off, as a
+    run has), the managed controller, CPUs, GOMAXPROCS, locked handler threads, stall."""
+    gc_doc: dict[str, int] = {}
+    p = gc_percent_for(rs.gc)
+    if p is not None:
+        gc_doc["gc_percent"] = p
+    if rs.memory_limit is not None:
+        gc_doc["memory_limit"] = rs.memory_limit
+    elif p == -1:
+        from .runtime import default_memory_limit
+
+        gc_doc["memory_limit"] = default_memory_limit()
+    managed = None
+    if rs.gc == "managed":
+        # No schedule to read: collect once no request is in flight, waiting up to 100 ms.
+        managed = {"threshold_bytes": rs.gc_threshold or 0, "sample_ns": 1_000_000,
+                   "min_gap_ns": 1, "max_wait_ns": 100_000_000}  # fmt: skip
+    cpus = server_cpus(rs.cpus)
+    gomaxprocs = rs.gomaxprocs if rs.gomaxprocs is not None else len(cpus)
+    return {
+        "gc": gc_doc, "managed_gc": managed, "cpus": list(cpus), "gomaxprocs": gomaxprocs,
+        "lock_os_thread": bool(rs.lock_os_thread),
+        "stall": rs.stall.spec() if rs.stall else None,
+    }  # fmt: skip
 
 
 def server_config(
@@ -45,7 +82,6 @@ def server_config(
     ``settings`` / ``overrides``: the run settings that apply to a server (see
     :func:`server_settings`)."""
     rs = server_settings(settings, overrides)
-    workers, gc, memory_limit, precision = rs.workers, rs.gc, rs.memory_limit, rs.precision
     if not isinstance(host, str) or not host:
         raise ConfigError(f"host must be an address such as 127.0.0.1, got {host!r}")
     host = host.strip("[]")
@@ -66,24 +102,19 @@ def server_config(
     if path == metrics_path:
         raise ConfigError(f"path and metrics_path are both {path!r}; choose two")
     _units.number("body_bytes", body_bytes, strict_min=False, maximum=64 << 20, integer=True)
-    workers = os.cpu_count() or 1 if workers is None else workers
+    tuning = tuning_doc(rs)
+    workers = rs.workers or len(tuning["cpus"]) or os.cpu_count() or 1
     _units.number("read_header_timeout (s)", read_header_timeout, maximum=3600)
     _units.number("idle_timeout (s)", idle_timeout, maximum=3600)
     _units.number("max_header_bytes", max_header_bytes, minimum=1024, strict_min=False,
                   maximum=16 << 20, integer=True)  # fmt: skip
-    gc_doc: dict[str, int] = {}
-    p = gc_percent_for(gc)
-    if p is not None:
-        gc_doc["gc_percent"] = p
-    if memory_limit is not None:
-        gc_doc["memory_limit"] = memory_limit
     return {
         "version": SERVER_CONFIG_VERSION, "host": host, "port": int(port),
         "allow_remote": bool(allow_remote), "path": path, "body_bytes": int(body_bytes),
-        "handler": handler.spec(), "workers": int(workers), "precision": precision,
+        "handler": handler.spec(), "workers": int(workers), "precision": rs.precision,
         "metrics_path": metrics_path, "read_header_timeout_ns": round(read_header_timeout * 1e9),
         "idle_timeout_ns": round(idle_timeout * 1e9), "max_header_bytes": int(max_header_bytes),
-        "gc": gc_doc,
+        **tuning,
     }  # fmt: skip
 
 
@@ -152,10 +183,25 @@ class Server:
 
     def __init__(self, settings: RunSettings | None = None, **options: Any) -> None:
         self.config = server_config(settings, **options)
+        self.settings = server_settings(settings, {k: v for k, v in options.items()
+                                                   if k in RunSettings.names()})  # fmt: skip
         self._handle: int | None = _native.server_start(self.config)
         self.address: str = self.stats().address
         host, _, port = self.address.rpartition(":")
         self.host, self.port = host.strip("[]"), int(port)
+
+    def tuning_text(self) -> str:
+        """One line: the settings the server runs with (``str`` of its run settings) and
+        the GOMAXPROCS, CPUs and handler threads in force."""
+        raw = self.stats().raw
+        cpus = _topology.format_cpulist(raw["cpus"]) if raw["cpus"] else "any"
+        threads = "locked threads" if raw["lock_os_thread"] else "net/http's goroutines"
+        from ._format import plural
+
+        return (
+            f"{plural(self.config['workers'], 'handler worker')} on {threads}, GOMAXPROCS "
+            f"{raw['gomaxprocs']}, CPUs {cpus}, settings: {str(self.settings) or 'defaults'}"
+        )
 
     @property
     def url(self) -> str:

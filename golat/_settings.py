@@ -62,8 +62,9 @@ CPUs = Union[None, str, "tuple[int, ...]", "list[int]"]
 class Stall:
     """Fault injection: the worker pauses ``duration`` seconds inside the request it is
     serving, once every ``every`` seconds. Every request queued behind a stall shows it in
-    corrected latency; service time shows it once. Text form ``EVERY:DURATION``
-    (``1s:20ms``)."""
+    corrected latency; service time shows it once. A server (``golat serve``) stops
+    answering instead: every request that comes while a stall is on waits for its end.
+    Text form ``EVERY:DURATION`` (``1s:20ms``)."""
 
     every: float
     duration: float
@@ -227,12 +228,15 @@ class _TimelineKind(OrNone):
 
 
 def setting(kind: Kind, default: Any, help: str, *, scope: tuple[str, ...] = (RUN,),
-            core: str = "direct", aliases: tuple[str, ...] = ()) -> Any:  # fmt: skip
+            core: str = "direct", aliases: tuple[str, ...] = (),
+            serve_help: str | None = None) -> Any:  # fmt: skip
     """Declare a run setting: its kind (unit, range), its one default, its help text, which
     entry points take it (``scope``), and how the core gets it: ``"direct"`` (the document
     key is the name plus the kind's suffix), ``"custom"`` (:meth:`RunSettings.core_doc`
-    places it) or ``"python"`` (applied in Python, never sent)."""
-    meta = {"kind": kind, "help": help, "scope": scope, "core": core, "aliases": aliases}
+    places it) or ``"python"`` (applied in Python, never sent). ``serve_help`` says what
+    the setting does to a server, where that differs from a run (golat/_serve.py)."""
+    meta = {"kind": kind, "help": help, "scope": scope, "core": core, "aliases": aliases,
+            "serve_help": serve_help}  # fmt: skip
     return field(default=default, metadata=meta)
 
 
@@ -261,13 +265,17 @@ class RunSettings:
     warmup: float = setting(_DURATION_1H, 0.0, "time served first and left out of the statistics")
     arrivals: str = setting(Choice(("constant", "poisson")), "constant",
                             "spacing of the arrivals at the rate")  # fmt: skip
-    stall: Stall | None = setting(_StallKind(), None, "inject a stall: EVERY:DURATION (1s:20ms)",
-                                  core="custom")  # fmt: skip
+    stall: Stall | None = setting(
+        _StallKind(), None, "inject a stall: EVERY:DURATION (1s:20ms)", scope=(RUN, SERVE),
+        core="custom", serve_help="every request that comes while a stall is on waits for "
+        "its end")  # fmt: skip
     gc: GCSetting = setting(
         _GCKind(), None,
         "GC during the run: a percent, off, default (100) or managed (GC off, collected by "
         "golat's controller in request gaps past gc_threshold); none leaves it as it is; "
-        "restored after", scope=(RUN, SERVE), core="custom")  # fmt: skip
+        "restored after", scope=(RUN, SERVE), core="custom",
+        serve_help="managed collects past gc_threshold when no request is in flight (waiting "
+        "up to 100 ms for one)")  # fmt: skip
     memory_limit: int | None = setting(
         OrNone(Bytes(1, (1 << 63) - 1)), None,
         "soft memory limit during the run (e.g. 2GiB); with GC off, default half the memory "
@@ -276,21 +284,27 @@ class RunSettings:
         OrNone(Bytes(1, 1 << 50)), None,
         "gc=managed only: heap size at which the controller collects (default: twice the heap "
         "in use at the start, at least +64MiB, at most 3/4 of the memory limit)",
-        core="custom")  # fmt: skip
+        scope=(RUN, SERVE), core="custom")  # fmt: skip
     workers: int | None = setting(
         OrNone(Int(1, 4096)), None,
         "request loops, each with its share of the rate and its own histograms (default: one "
-        "per CPU in cpus, else 1; a server's default is the CPU count)",
+        "per CPU in cpus, else 1; a server's default is the CPU count, or the number of its "
+        "cpus)",
         scope=(THREAD, SERVE), core="custom")  # fmt: skip
     cpus: CPUs = setting(
         _CPUsKind(), None,
         "pin each worker's thread to its own CPU: auto (CPUs on one node, CPU 0 last), node:K, "
-        "or a list of CPU ids", scope=(THREAD,), core="custom")  # fmt: skip
+        "or a list of CPU ids", scope=(THREAD, SERVE), core="custom",
+        serve_help="every thread of the server's process runs on these CPUs, as taskset "
+        "would (a list or range; auto and node:K choose one CPU); restored when it "
+        "stops")  # fmt: skip
     lock_os_thread: bool | None = setting(
         OrNone(Flag()), None,
         "lock each worker goroutine to its own OS thread (default: when cpus, policy or numa "
-        "is set or the workload needs it)", scope=(THREAD,), core="custom",
-        aliases=("--lock",))  # fmt: skip
+        "is set or the workload needs it)", scope=(THREAD, SERVE), core="custom",
+        aliases=("--lock",), serve_help="the handler workload runs on workers threads, each "
+        "locked to its goroutine; net/http's goroutine hands each request to a free one "
+        "(default off)")  # fmt: skip
     policy: str | None = setting(
         OrNone(Text(r"(fifo|rr):[0-9]{1,2}", "'fifo:P' or 'rr:P' with P in 1..99")), None,
         "real-time policy of the workers' threads: fifo:P or rr:P (needs CAP_SYS_NICE or "
@@ -304,7 +318,8 @@ class RunSettings:
     gomaxprocs: int | None = setting(
         OrNone(Int(1, 1 << 16)), None,
         "GOMAXPROCS during the run (default with locked workers: max(workers + 1, allowed "
-        "CPUs)); restored after", scope=(THREAD,), core="custom")  # fmt: skip
+        "CPUs)); restored after", scope=(THREAD, SERVE), core="custom",
+        serve_help="default with cpus: their number")  # fmt: skip
     precision: int = setting(Int(2, 3), 2,
                              "histogram significant digits: 2 (1 % error) or 3 (0.1 %)",
                              scope=(RUN, SERVE))  # fmt: skip
@@ -533,6 +548,8 @@ def add_flags(parser: Any, scopes: tuple[str, ...], defaults: RunSettings | None
         kind: Kind = f.metadata["kind"]
         shown = getattr(defaults, f.name) if defaults is not None else f.default
         default = "" if shown is None else f" (default {kind.to_text(shown)})"
+        if scopes == (SERVE,) and f.metadata["serve_help"]:
+            default += f"; a server: {f.metadata['serve_help']}"
         if f.name == "mlock":
             group.add_argument(*flag_names(f.name), dest=f.name, action="store_const",
                                const=True, default=None, help=f.metadata["help"])  # fmt: skip

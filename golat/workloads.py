@@ -227,12 +227,14 @@ class MemChase(Workload):
     larger than the last-level cache). Each worker's buffer is mmap'ed outside the Go
     heap and bound to NUMA ``node`` (``mbind``) or, with ``node=None``, placed by the
     worker thread's memory policy (first touch); where its pages really are is reported
-    per worker (``extra["placement"]``). ns per load = service time / hops.
+    per worker (``extra["placement"]``). ns per load = service time / hops. The cycle's
+    order is drawn from ``seed`` and the worker's index, so a run can be repeated exactly.
     """
 
     bytes: int = param(Bytes(128, 1 << 40))
     node: int | None = param(OrNone(Int(0, 1022), none_doc=-1), None)
     hops: int = param(Int(1, 1_000_000_000), 1000)
+    seed: int = param(Int(), 0)
     kind: ClassVar[str] = "memchase"
 
     def _check(self) -> None:
@@ -343,7 +345,13 @@ def _check_path(label: str, p: str) -> str:
     if not isinstance(p, str) or not p.startswith("/") or any(c <= " " or c == "\x7f" for c in p):
         raise ConfigError(f"{label}: a path must start with '/' and have no spaces or control "
                           f"characters, got {p!r}")  # fmt: skip
+    if _BAD_ESCAPE.search(p):
+        raise ConfigError(f"{label}: a '%' in a path starts an escape of two hex digits "
+                          f"(write '%' itself as %25), got {p!r}")  # fmt: skip
     return p
+
+
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
 class _URLs(_Seq):

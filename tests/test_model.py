@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import golat
-from golat import _params, _settings, workloads
+from golat import _native, _params, _settings, workloads
 from golat._comparison import Stage
 from golat._ramp import RateKind, Segment
 from golat._settings import RUN, THREAD, RunSettings
@@ -81,7 +81,7 @@ def kind_values(kind: _params.Kind, name: str = "") -> st.SearchStrategy:
     raise AssertionError(f"no strategy for {kind!r} ({name}): add one here")
 
 
-PATH = st.from_regex(r"/[a-z0-9/._%?=&-]{0,12}", fullmatch=True)
+PATH = st.from_regex(r"/(?:[a-z0-9/._?=&-]|%[0-9A-Fa-f]{2}){0,12}", fullmatch=True)
 # Header values with the text form's separators and escapes in them.
 HEADER = st.builds(
     "{}: {}".format, st.from_regex(r"[A-Za-z0-9!#$&'*+.^_`|~-]{1,12}", fullmatch=True),
@@ -162,6 +162,50 @@ def test_workload_text_and_document_round_trip(kind, data):
     assert workloads.parse(str(w)) == w
     assert workloads.from_spec(w.spec()) == w
     assert workloads.from_spec(json.loads(json.dumps(w.spec()))) == w
+
+
+@pytest.mark.parametrize("kind", ALL_KINDS)
+@FAST
+@given(data=st.data())
+def test_workload_python_go_python_is_the_identity(kind, data):
+    """The core decodes the document Python sends and echoes what it decoded (as a run
+    reports it): reading the echo back gives the same workload, for any valid parameters."""
+    w = data.draw(workload_of(workloads.kinds()[kind]))
+    echo = _native.workload_echo(w.spec())
+    assert echo["kind"] == kind
+    assert workloads.from_spec(echo) == w
+
+
+@pytest.mark.parametrize(
+    "doc, match",
+    [
+        (
+            {"kind": "spin", "ns": 5, "nss": 1},
+            'workload spin: unknown key "nss" \\(allowed: kind, ns\\)',
+        ),
+        ({"kind": "noop", "x": 1}, 'workload noop: unknown key "x"'),
+        ({"kind": "timer", "interval": 1000}, 'unknown key "interval"'),
+        ({"kind": "spin", "ns": "5"}, '"ns" must be an integer'),
+        ({"kind": "warp"}, 'unknown workload kind "warp"'),
+    ],
+)
+def test_the_core_decodes_workloads_strictly(doc, match):
+    with pytest.raises(ConfigError, match=match):
+        _native.workload_echo(doc)
+
+
+def test_the_core_refuses_unknown_keys_in_every_document():
+    from golat._run import prepare
+
+    doc = prepare(workloads.Noop(), RunSettings(requests=5)).doc
+    with pytest.raises(ConfigError, match='run config: unknown key "trials"'):
+        _native.run_start({**doc, "trials": 5})  # a Python-only setting never travels
+    with pytest.raises(ConfigError, match='unknown key "gc.gc_precent"'):
+        _native.run_start({**doc, "gc": {"gc_precent": 5}})
+    with pytest.raises(ConfigError, match='pool config: unknown key "wrokers"'):
+        _native.pool_new({"version": 1, "wrokers": 2})
+    with pytest.raises(ConfigError, match='server config: unknown key "prot"'):
+        _native.server_start({"version": 1, "prot": 80})
 
 
 def test_units_in_text_mean_what_python_means():

@@ -141,3 +141,24 @@ def test_tool_histogram_percentile(peers):
 def test_list(peers, capsys):
     assert peers.main(["--list"]) == 0
     assert "http_client" in capsys.readouterr().out
+
+
+def test_a_metric_can_judge_golats_own_value(peers):
+    run = peers.PairRun(
+        lambda: {"p99": 40e6}, lambda: {"p99": 1e6},
+        {"p99": peers.Metric("ns", "P99", ours_target=(20e6, 60e6))},
+    )  # fmt: skip
+    e = peers.measure(run, reps=3, log=lambda s: None)["metrics"]["p99"]
+    assert e["ours_median"] == 40e6 and e["meets_ours_target"] is True
+    assert "golat's value 20 ms..60 ms: met" in peers._target_text(e)
+    run.ours = lambda: {"p99": 2e6}
+    e = peers.measure(run, reps=1, log=lambda s: None)["metrics"]["p99"]
+    assert e["meets_ours_target"] is False
+
+
+def test_every_pair_is_listed(peers, capsys):
+    assert peers.main(["--list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("service_time", "http_closed_1", "http_max_rate", "stall", "ten_thousand",
+                 "serve_default", "serve_tuned"):  # fmt: skip
+        assert name in out

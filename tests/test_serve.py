@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -20,7 +21,7 @@ import golat
 from golat import Server, runtime
 from golat._serve import server_config
 from golat.errors import ConfigError
-from golat.workloads import HTTP, Spin
+from golat.workloads import HTTP, Alloc, Spin
 
 
 def fetch(url: str) -> tuple[int, bytes]:
@@ -202,6 +203,22 @@ def test_serve_command_refuses_non_loopback():
     assert len(lines) == 1 and "not a loopback address" in lines[0] and "--allow-remote" in lines[0]
 
 
+def test_busy_port_is_a_config_error():
+    """It once panicked in Go (a deferred clean-up on a nil server)."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        for _ in range(2):  # the failed start leaves the core usable
+            with pytest.raises(ConfigError, match=f"port {port} is in use"):
+                Server(port=port, workers=2)
+        p = _serve("--port", str(port))
+        out, err = p.communicate(timeout=10)
+    assert p.returncode == 2 and f"port {port} is in use" in err and "panic" not in err
+    with Server() as s:  # and the core still serves
+        assert fetch(s.url + "/")[0] == 200
+
+
 def test_serve_command_duration():
     p = _serve("--duration", "0.3s")
     out, err = p.communicate(timeout=10)
@@ -219,3 +236,69 @@ def test_wrk_drives_golat_serve():
         st = s.stats()
         # wrk counts only answered requests; the server may have answered a few more.
         assert list(st.by_status) == [200] and served <= st.requests <= served + 2
+
+
+# --- the run model's settings that apply to a server ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"rate": 1000}, "do not apply to a server"),
+        ({"cpus": [4096]}, "not allowed here"),
+        ({"gomaxprocs": 0}, "gomaxprocs"),
+        ({"stall": "1s"}, "EVERY:DURATION"),
+        ({"gc_threshold": "64MiB"}, "only for gc='managed'"),
+    ],
+)
+def test_bad_server_tuning(kwargs, match):
+    with pytest.raises(ConfigError, match=match):
+        Server(**kwargs)
+
+
+def test_tuning_reaches_the_server_and_is_undone():
+    cpu = max(os.sched_getaffinity(0))
+    before, procs = os.sched_getaffinity(0), runtime.gomaxprocs()
+    with Server(cpus=[cpu], lock_os_thread=True, workers=1, gc="off") as s:
+        # Every thread of the process runs on the server's CPU, this one included.
+        assert os.sched_getaffinity(0) == {cpu}
+        assert fetch(s.url + "/")[0] == 200
+        st = s.stats().raw
+        assert st["cpus"] == [cpu] and st["gomaxprocs"] == 1 and st["lock_os_thread"]
+        assert "1 handler worker on locked threads, GOMAXPROCS 1" in s.tuning_text()
+        assert s.config["gc"]["memory_limit"] > 0  # GC off is never unbounded
+    assert os.sched_getaffinity(0) == before and runtime.gomaxprocs() == procs
+
+
+def test_managed_gc_collects_between_requests():
+    with Server(gc="managed", gc_threshold="1MiB", workers=1,
+                handler=Alloc(size=4096, count=64)) as s:  # fmt: skip
+        for _ in range(100):  # 256 KiB a request: the threshold is passed many times
+            fetch(s.url + "/")
+        deadline = time.monotonic() + 5
+        while s.stats().raw["managed_gc_collections"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        st = s.stats().raw
+    assert st["managed_gc"] and st["managed_gc_collections"] > 0
+
+
+def test_a_stalled_server_shows_in_corrected_latency():
+    # 50 ms stalls every 250 ms at 400 req/s: ~20 requests meet each stall, so more than
+    # 1 % of requests wait 25..50 ms; the corrected P99 shows it.
+    with Server(stall="250ms:50ms", workers=1) as s:
+        r = golat.run(HTTP(url=s.url + "/"), rate=400, duration=1.5)
+        stalls = s.stats().raw["stalls"]
+    assert stalls >= 4
+    assert r.summary()["p99"] >= 20e6 and r.summary()["max"] >= 40e6
+
+
+def test_serve_command_takes_the_tuning_flags():
+    cpu = max(os.sched_getaffinity(0))
+    p = _serve("--gc", "managed", "--cpus", str(cpu), "--lock", "true", "--gomaxprocs", "1",
+               "--stall", "1s:50ms", "--workers", "1", "--for", "0.5s", "--json", "-")  # fmt: skip
+    out, err = p.communicate(timeout=20)
+    assert p.returncode == 0, err
+    assert "1 handler worker on locked threads, GOMAXPROCS 1" in out.splitlines()[1]
+    st = json.loads(out[out.index("\n{") :])
+    assert st["cpus"] == [cpu] and st["managed_gc"] and st["lock_os_thread"]
+    assert st["gomaxprocs"] == 1

@@ -210,3 +210,10 @@ func (c *Controller) Stop() ([]Event, uint64) {
 	defer c.mu.Unlock()
 	return append([]Event(nil), c.events...), c.peakHeap
 }
+
+// Collections is how many collections the controller has run so far.
+func (c *Controller) Collections() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.events)
+}

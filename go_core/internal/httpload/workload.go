@@ -117,8 +117,8 @@ var (
 
 func decode(raw json.RawMessage) (workload.Workload, error) {
 	w := &httpWorkload{spec: spec{Method: "GET", Engine: "auto", TimeoutNs: 10e9}}
-	if err := json.Unmarshal(raw, &w.spec); err != nil {
-		return nil, fmt.Errorf("http: %v", err)
+	if err := workload.DecodeSpec("http", raw, &w.spec); err != nil {
+		return nil, err
 	}
 	if len(w.URLs) == 0 {
 		w.URLs = []string{"/"}
@@ -241,12 +241,19 @@ func checkPath(p string) error {
 	if !strings.HasPrefix(p, "/") {
 		return fmt.Errorf("http: a path must start with '/', got %q", p)
 	}
-	for _, c := range p {
+	for i, c := range p {
 		if c <= ' ' || c == 0x7f {
 			return fmt.Errorf("http: a path must not contain spaces or control characters, got %q", p)
 		}
+		if c == '%' && (i+2 >= len(p) || !isHex(p[i+1]) || !isHex(p[i+2])) {
+			return fmt.Errorf("http: a '%%' in a path starts an escape of two hex digits (write '%%' itself as %%25), got %q", p)
+		}
 	}
 	return nil
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
 // requestPath is the request target of u: its path (at least "/") and query, as given.

@@ -13,16 +13,21 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golat/go_core/internal/clock"
 	"golat/go_core/internal/gcctl"
+	"golat/go_core/internal/gcmanage"
 	"golat/go_core/internal/hist"
+	"golat/go_core/internal/jsondoc"
+	"golat/go_core/internal/loop"
 	"golat/go_core/internal/workload"
 )
 
@@ -50,6 +55,27 @@ type Config struct {
 	IdleTimeoutNs       int64          `json:"idle_timeout_ns"`
 	MaxHeaderBytes      int            `json:"max_header_bytes"`
 	GC                  gcctl.Settings `json:"gc"`
+	// Managed turns on the managed-GC controller (with GC off and a memory limit in GC):
+	// it collects past its threshold at a moment no request is being served.
+	Managed *gcmanage.Config `json:"managed_gc,omitempty"`
+	// CPUs, when given, are the CPUs every thread of the process runs on while the server
+	// runs (the Go runtime's threads cannot be told from the caller's); restored at Close.
+	CPUs []int `json:"cpus"`
+	// GOMAXPROCS while the server runs (0: leave it); restored at Close.
+	GOMAXPROCS int `json:"gomaxprocs"`
+	// LockOSThread runs the handler workload on Workers goroutines each locked to its own
+	// OS thread: net/http's goroutine hands each request to a free one and waits.
+	LockOSThread bool `json:"lock_os_thread"`
+	// Stall, when given, makes every request wait while a stall is on: one of DurationNs
+	// starts every EveryNs (the first EveryNs after the start), as a stop-the-world pause
+	// would.
+	Stall *Stall `json:"stall,omitempty"`
+}
+
+// Stall is the server's injected pause (see Config.Stall).
+type Stall struct {
+	EveryNs    int64 `json:"every_ns"`
+	DurationNs int64 `json:"duration_ns"`
 }
 
 // Defaults: a slow client gets 5 s to send its headers, headers are capped at 64 KiB.
@@ -61,7 +87,10 @@ func defaults() Config {
 	}
 }
 
-const maxBody = 64 << 20
+const (
+	maxBody = 64 << 20
+	maxNs   = int64(3600e9) // one hour
+)
 
 // IsLoopback reports whether host (an IP literal or "localhost") is a loopback address.
 func IsLoopback(host string) bool {
@@ -75,8 +104,8 @@ func IsLoopback(host string) bool {
 // Parse decodes and validates a server document.
 func Parse(doc []byte) (Config, error) {
 	c := defaults()
-	if err := json.Unmarshal(doc, &c); err != nil {
-		return c, fmt.Errorf("server config is not valid JSON: %v", err)
+	if err := jsondoc.Decode("server config", doc, &c); err != nil {
+		return c, err
 	}
 	return c, c.Validate()
 }
@@ -108,6 +137,25 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("read_header_timeout_ns and idle_timeout_ns must be > 0")
 	case c.MaxHeaderBytes < 1024 || c.MaxHeaderBytes > 16<<20:
 		return fmt.Errorf("max_header_bytes must be in 1024..%d, got %d", 16<<20, c.MaxHeaderBytes)
+	case c.GOMAXPROCS < 0 || c.GOMAXPROCS > 1<<16:
+		return fmt.Errorf("gomaxprocs must be 0 (leave it) or 1..65536, got %d", c.GOMAXPROCS)
+	case c.Stall != nil && (c.Stall.EveryNs < 1 || c.Stall.EveryNs > maxNs || c.Stall.DurationNs < 1 || c.Stall.DurationNs > maxNs):
+		return fmt.Errorf("stall needs every_ns and duration_ns in 1..%d, got %+v", maxNs, *c.Stall)
+	case c.Managed != nil && (c.Managed.ThresholdBytes < 0 || c.Managed.SampleNs < 0 || c.Managed.SampleNs > maxNs ||
+		c.Managed.MinGapNs < 0 || c.Managed.MinGapNs > maxNs || c.Managed.MaxWaitNs < 0 || c.Managed.MaxWaitNs > maxNs):
+		return fmt.Errorf("managed_gc needs threshold_bytes >= 0 and sample_ns, min_gap_ns, max_wait_ns in 0..%d, got %+v", maxNs, *c.Managed)
+	case c.Managed != nil && (c.GC.Percent == nil || *c.GC.Percent != -1):
+		return fmt.Errorf("managed_gc needs the collector off (gc.gc_percent -1)")
+	}
+	seen := map[int]bool{}
+	for _, cpu := range c.CPUs {
+		if cpu < 0 || cpu >= 1024 {
+			return fmt.Errorf("cpus: CPU %d out of range 0..1023", cpu)
+		}
+		if seen[cpu] {
+			return fmt.Errorf("cpus: CPU %d given twice", cpu)
+		}
+		seen[cpu] = true
 	}
 	return nil
 }
@@ -122,7 +170,12 @@ type Server struct {
 	body     []byte
 	bodyLen  []string
 	served   chan struct{} // closed when Serve returned
-	undoGC   func()
+	undo     []func()      // process-wide changes (affinity, GOMAXPROCS, GC), last first
+	pool     *loop.Pool    // locked handler threads, or nil
+	locked   chan *lockedSlot
+	managed  *gcmanage.Controller
+	closing  chan struct{} // closed when Close starts: stalls end
+	stall    stallGate
 	startNs  int64
 	inFlight atomic.Int64
 	connsNew atomic.Int64
@@ -144,7 +197,7 @@ func Start(doc []byte) (*Server, error) {
 }
 
 // StartConfig starts a server from a validated Config.
-func StartConfig(c Config) (s *Server, err error) {
+func StartConfig(c Config) (*Server, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
@@ -156,19 +209,27 @@ func StartConfig(c Config) (s *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("handler: %v", err)
 	}
-	s = &Server{
+	s := &Server{
 		cfg: c, slots: make(chan workload.Request, c.Workers), body: make([]byte, c.BodyBytes),
 		bodyLen: []string{strconv.FormatInt(c.BodyBytes, 10)}, served: make(chan struct{}),
-		byStatus: map[int]*hist.Histogram{}, startNs: clock.Now(),
+		byStatus: map[int]*hist.Histogram{}, startNs: clock.Now(), closing: make(chan struct{}),
 	}
 	for i := range s.body {
 		s.body[i] = 'x'
 	}
-	defer func() {
-		if err != nil {
+	started := false
+	defer func() { // on any failure below, undo what was set up so far
+		if !started {
+			if s.pool != nil {
+				s.pool.Close()
+			}
 			s.closeSlots()
+			s.undoAll()
 		}
 	}()
+	if err := s.applyProcess(); err != nil {
+		return nil, err
+	}
 	for i := 0; i < c.Workers; i++ {
 		req, closeFn, err := wl.NewWorker(i, c.Workers)
 		if closeFn != nil {
@@ -179,7 +240,15 @@ func StartConfig(c Config) (s *Server, err error) {
 		}
 		s.slots <- req
 	}
+	if c.LockOSThread {
+		if err := s.startPool(); err != nil {
+			return nil, err
+		}
+	}
 	s.ln, err = net.Listen("tcp", net.JoinHostPort(c.Host, strconv.Itoa(c.Port)))
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("port %d is in use on %s; choose another port, or 0 for any free one", c.Port, c.Host)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("cannot listen on %s port %d: %v", c.Host, c.Port, err)
 	}
@@ -191,7 +260,11 @@ func StartConfig(c Config) (s *Server, err error) {
 		ErrorLog:          log.New(countingWriter{&s.errLogs}, "", 0),
 		ConnState:         s.connState,
 	}
-	s.undoGC = gcctl.Apply(c.GC)
+	s.startGC()
+	if st := c.Stall; st != nil {
+		s.stall.start(clock.Now(), st.EveryNs, st.DurationNs)
+	}
+	started = true
 	go func() {
 		defer close(s.served)
 		_ = s.srv.Serve(s.ln) // returns http.ErrServerClosed on Shutdown
@@ -237,12 +310,25 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.record(http.StatusNotFound, clock.Now()-start)
 		return
 	}
-	select {
-	case req := <-s.slots:
-		s.runSlot(req)
-	case <-r.Context().Done(): // the client left while waiting for a slot
-		s.record(499, clock.Now()-start)
-		return
+	if s.cfg.Stall != nil {
+		s.stall.wait(s.closing)
+	}
+	if s.pool != nil {
+		select {
+		case ls := <-s.locked:
+			s.runLocked(ls)
+		case <-r.Context().Done():
+			s.record(499, clock.Now()-start)
+			return
+		}
+	} else {
+		select {
+		case req := <-s.slots:
+			s.runSlot(req)
+		case <-r.Context().Done(): // the client left while waiting for a slot
+			s.record(499, clock.Now()-start)
+			return
+		}
 	}
 	h := w.Header()
 	h["Content-Length"] = s.bodyLen
@@ -307,6 +393,14 @@ type Stats struct {
 	MetricsPath       string        `json:"metrics_path"`
 	ReadHeaderTimeout int64         `json:"read_header_timeout_ns"`
 	MaxHeaderBytes    int           `json:"max_header_bytes"`
+	// The tuning in force: GOMAXPROCS now, the CPUs the threads were pinned to, whether
+	// the handler runs on locked threads, stalls so far, managed collections so far.
+	GOMAXPROCS   int   `json:"gomaxprocs"`
+	CPUs         []int `json:"cpus"`
+	LockOSThread bool  `json:"lock_os_thread"`
+	Stalls       int64 `json:"stalls"`
+	ManagedGC    bool  `json:"managed_gc"`
+	ManagedGCs   int   `json:"managed_gc_collections"`
 }
 
 // Stats takes a snapshot (it allocates; not for a request path).
@@ -317,7 +411,9 @@ func (s *Server) Stats() Stats {
 		UptimeNs: clock.Now() - s.startNs, Precision: s.cfg.Precision,
 		CountsLen: hist.CountsLen(s.cfg.Precision), Workers: s.cfg.Workers, Path: s.cfg.Path,
 		MetricsPath: s.cfg.MetricsPath, ReadHeaderTimeout: s.cfg.ReadHeaderTimeoutNs,
-		MaxHeaderBytes: s.cfg.MaxHeaderBytes,
+		MaxHeaderBytes: s.cfg.MaxHeaderBytes, GOMAXPROCS: runtime.GOMAXPROCS(0),
+		CPUs: s.cfg.CPUs, LockOSThread: s.pool != nil, Stalls: s.stall.count.Load(),
+		ManagedGC: s.cfg.Managed != nil, ManagedGCs: s.managedCollections(),
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -349,6 +445,7 @@ func (s *Server) Merged() *hist.Histogram {
 func (s *Server) Close() error {
 	var err error
 	s.closed.Do(func() {
+		close(s.closing)
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		if e := s.srv.Shutdown(ctx); e != nil {
@@ -361,15 +458,30 @@ func (s *Server) Close() error {
 		// Handlers cut by srv.Close may still hold a slot: wait for every slot to come
 		// back (bounded) before the workload's state is torn down under them.
 		deadline := time.After(2 * time.Second)
+		free := s.slots
+		if s.pool != nil {
+			// A locked slot holds its workload request; it is back when the slot is.
+			for i := 0; i < s.cfg.Workers; i++ {
+				select {
+				case ls := <-s.locked:
+					s.slots <- ls.req
+				case <-deadline:
+					i = s.cfg.Workers
+				}
+			}
+		}
 		for i := 0; i < s.cfg.Workers; i++ {
 			select {
-			case <-s.slots:
+			case <-free:
 			case <-deadline:
 				i = s.cfg.Workers
 			}
 		}
+		if s.pool != nil {
+			s.pool.Close()
+		}
 		s.closeSlots()
-		s.undoGC()
+		s.undoAll()
 	})
 	return err
 }

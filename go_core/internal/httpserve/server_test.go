@@ -2,6 +2,7 @@ package httpserve
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -42,6 +43,8 @@ func TestParseRefuses(t *testing.T) {
 		{`{"version":1,"workers":0}`, "workers"},
 		{`{"version":1,"max_header_bytes":10}`, "max_header_bytes"},
 		{`{"version":1,"handler":{"kind":"nope"}}`, "unknown workload"},
+		{`{"version":1,"handler":{"kind":"spin","ns":5,"x":1}}`, `workload spin: unknown key "x"`},
+		{`{"version":1,"prot":80}`, `server config: unknown key "prot"`},
 	} {
 		t.Run(tc.doc, func(t *testing.T) {
 			_, err := Start([]byte(tc.doc))
@@ -132,5 +135,23 @@ func TestCloseTwice(t *testing.T) {
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestBusyPortIsAConfigError: a port another listener holds is refused with a message that
+// says so, and the failed start leaves nothing behind (it once panicked in its clean-up).
+func TestBusyPortIsAConfigError(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	for i := 0; i < 2; i++ { // twice: the first failure must not poison the second
+		_, err = Start([]byte(fmt.Sprintf(`{"version":1,"port":%d,"workers":2}`, port)))
+		want := fmt.Sprintf("port %d is in use", port)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("start on a busy port: %v, want %q", err, want)
+		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"golat/go_core/internal/gcctl"
 	"golat/go_core/internal/gcmanage"
+	"golat/go_core/internal/jsondoc"
 	"golat/go_core/internal/sched"
 	"golat/go_core/internal/workload"
 )
@@ -45,6 +46,9 @@ type Config struct {
 	// RateSteps is a ramp: each step's rate held for its duration, in turn (the warm-up
 	// runs at the first step's rate). DurationNs is then their sum, and Rate 0.
 	RateSteps []sched.Step `json:"rate_steps"`
+	// Pool is the handle of the pool whose threads run this (0: threads of its own); the
+	// exports read it, the loop does not.
+	Pool int64 `json:"pool"`
 }
 
 // Stall pauses a worker for DurationNs inside the request it is serving, once every
@@ -59,8 +63,8 @@ const maxNs = int64(3600e9) // one hour, the histograms' top
 // Parse decodes and validates a run document.
 func Parse(doc []byte) (Config, workload.Workload, error) {
 	c := Config{Workers: 1, Precision: 2, Arrivals: "constant", LateThresholdNs: 10_000}
-	if err := json.Unmarshal(doc, &c); err != nil {
-		return c, nil, fmt.Errorf("run config is not valid JSON: %v", err)
+	if err := jsondoc.Decode("run config", doc, &c); err != nil {
+		return c, nil, err
 	}
 	if c.Version != ConfigVersion {
 		return c, nil, fmt.Errorf("run config version %d is not supported (this core reads %d)", c.Version, ConfigVersion)

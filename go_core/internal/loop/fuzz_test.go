@@ -88,3 +88,38 @@ func checkTimeArithmetic(t *testing.T, c Config) {
 		}
 	}
 }
+
+// FuzzParsePoolDocument: whatever the bytes, ParsePool returns an error or a document
+// NewPool would accept (checked without starting threads) that reads back the same.
+func FuzzParsePoolDocument(f *testing.F) {
+	for _, s := range []string{
+		`{"version":1,"workers":1}`,
+		`{"version":1,"workers":2,"lock_os_thread":true,"cpus":[0,1],"numa":"bind","numa_nodes":[0]}`,
+		`{"version":1,"workers":1,"lock_os_thread":true,"policy":"fifo","priority":99,"mlock":true,"gomaxprocs":3}`,
+		`{"version":1,"workers":0}`,
+		`{"version":1,"workers":1,"cpus":[-1]}`,
+		`{"version":1,"workers":1,"wokers":2}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		d, err := ParsePool(doc)
+		if err != nil {
+			return
+		}
+		if err := d.Threads.validatePool(d.Workers); err != nil {
+			t.Fatalf("ParsePool accepted what NewPool refuses: %v", err)
+		}
+		again, err := json.Marshal(d)
+		if err != nil {
+			t.Fatalf("accepted document does not encode: %v", err)
+		}
+		d2, err := ParsePool(again)
+		if err != nil {
+			t.Fatalf("accepted document refused on re-read: %v\n%s", err, again)
+		}
+		if third, _ := json.Marshal(d2); !bytes.Equal(again, third) {
+			t.Fatalf("document changed on re-read:\n%s\n%s", again, third)
+		}
+	})
+}

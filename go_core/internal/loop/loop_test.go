@@ -48,6 +48,11 @@ func TestParseRejects(t *testing.T) {
 		{"workload", map[string]any{"workload": map[string]any{"kind": "nope"}}, "unknown workload"},
 		{"spin ns", map[string]any{"workload": map[string]any{"kind": "spin", "ns": 0}}, "spin: ns"},
 		{"no workload", map[string]any{"workload": nil}, "no workload"},
+		{"unknown key", map[string]any{"wokers": 2}, `run config: unknown key "wokers"`},
+		{"unknown nested key", map[string]any{"gc": map[string]any{"gc_precent": 5}}, `unknown key "gc.gc_precent" (allowed in gc: gc_percent, memory_limit)`},
+		{"unknown stall key", map[string]any{"stall": map[string]any{"every": 1}}, `unknown key "stall.every"`},
+		{"unknown workload key", map[string]any{"workload": map[string]any{"kind": "spin", "ns": 5, "n": 1}}, `workload spin: unknown key "n"`},
+		{"python-only setting", map[string]any{"trials": 5}, `unknown key "trials"`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

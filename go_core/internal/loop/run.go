@@ -23,6 +23,7 @@ import (
 type Run struct {
 	cfg     Config
 	wl      workload.Workload
+	echo    json.RawMessage // the workload as decoded, for the report
 	workers []*worker
 	// stop is set, and halted closed, once the run is to end: hot loops read the flag,
 	// waits select on the channel, so a stop ends every wait at once.
@@ -31,8 +32,8 @@ type Run struct {
 	haltOnce sync.Once
 	done     chan struct{}
 	started  int64 // clock.Now() when the coordinator began
-	team     *Team
-	ownTeam  bool // a one-off team, closed when the run ends (else a pool's, released)
+	pool     *Pool
+	ownPool  bool // a one-off pool, closed when the run ends (else released for the next run)
 
 	measureFrom int64           // clock ns where the measured window starts; set before t0
 	sched       *sched.Schedule // the arrivals (nil: closed loop); set before t0
@@ -106,6 +107,9 @@ type Report struct {
 	Classes []ClassReport `json:"classes,omitempty"`
 	// Steps is a ramp's record, one entry per step (rate_steps only).
 	Steps []StepReport `json:"steps,omitempty"`
+	// Workload is the workload that ran as the core decoded it (wire form, defaults
+	// filled in): Python reads it back into the same workload it sent.
+	Workload json.RawMessage `json:"workload"`
 	// WorkloadInfo is what a workload.RunReporter workload adds (server port, errors ...).
 	WorkloadInfo any `json:"workload_info,omitempty"`
 	// Wall-clock (Unix ns) start of the run (the first intended request, warm-up
@@ -123,57 +127,61 @@ type ClassReport struct {
 	Counts   [][2]int64 `json:"counts"`
 }
 
-// Start validates doc, sets up a one-off team of worker threads as the document says, and
+// Start validates doc, sets up a one-off pool of worker threads as the document says, and
 // starts the run in the background. A refusal by the OS (real-time policy without the
 // privilege) is a *osthread.PermissionError.
 func Start(doc []byte) (*Run, error) { return start(doc, nil) }
 
-// StartOn is Start on a pool's team, whose threads keep their set-up between runs. The
-// document's own thread settings are ignored: the team's apply.
-func StartOn(doc []byte, team *Team) (*Run, error) { return start(doc, team) }
+// StartOn is Start on a pool, whose threads keep their set-up between runs. The
+// document's own thread settings are ignored: the pool's apply.
+func StartOn(doc []byte, pool *Pool) (*Run, error) { return start(doc, pool) }
 
-func start(doc []byte, team *Team) (*Run, error) {
+func start(doc []byte, pool *Pool) (*Run, error) {
 	cfg, wl, err := Parse(doc)
 	if err != nil {
 		return nil, err
 	}
-	r := &Run{cfg: cfg, wl: wl, done: make(chan struct{}), halted: make(chan struct{})}
+	echo, err := workload.Echo(cfg.Workload, wl)
+	if err != nil {
+		return nil, fmt.Errorf("workload: cannot echo it: %v", err)
+	}
+	r := &Run{cfg: cfg, wl: wl, echo: echo, done: make(chan struct{}), halted: make(chan struct{})}
 	r.tlFreed.Store(-1)
-	if team == nil {
-		if team, err = NewTeam(cfg.Threads, cfg.Workers); err != nil {
+	if pool == nil {
+		if pool, err = NewPool(cfg.Threads, cfg.Workers); err != nil {
 			return nil, err
 		}
-		r.ownTeam = true
+		r.ownPool = true
 	} else {
-		if team.Size() != cfg.Workers {
-			return nil, fmt.Errorf("this pool has %d workers, the run asks for %d", team.Size(), cfg.Workers)
+		if pool.Size() != cfg.Workers {
+			return nil, fmt.Errorf("this pool has %d workers, the run asks for %d", pool.Size(), cfg.Workers)
 		}
-		if team.Settings().Policy != "" && cfg.DurationNs == 0 {
-			return nil, fmt.Errorf("a run on a real-time (%s) pool needs a bounded duration_ns", team.Settings().Policy)
+		if pool.Settings().Policy != "" && cfg.DurationNs == 0 {
+			return nil, fmt.Errorf("a run on a real-time (%s) pool needs a bounded duration_ns", pool.Settings().Policy)
 		}
-		if !team.acquire() {
+		if !pool.acquire() {
 			return nil, ErrBusy
 		}
-		r.cfg.Threads = team.Settings()
+		r.cfg.Threads = pool.Settings()
 	}
-	r.team = team
+	r.pool = pool
 	for i := 0; i < cfg.Workers; i++ {
 		w, err := newWorker(i, cfg.Precision)
 		if err != nil {
-			r.endTeam()
+			r.endPool()
 			return nil, err
 		}
-		w.thread = team.Info(i)
+		w.thread = pool.Info(i)
 		w.run, w.tlOn = r, cfg.TimelineNs > 0
 		if len(cfg.RateSteps) > 0 {
 			if w.steps, err = newStepStats(len(cfg.RateSteps), cfg.Precision); err != nil {
-				r.endTeam()
+				r.endPool()
 				return nil, err
 			}
 		}
 		if cfg.TimelineNs > 0 {
 			if err := w.tl.init(cfg.Precision); err != nil {
-				r.endTeam()
+				r.endPool()
 				return nil, err
 			}
 		}
@@ -190,11 +198,11 @@ func start(doc []byte, team *Team) (*Run, error) {
 	return r, nil
 }
 
-func (r *Run) endTeam() {
-	if r.ownTeam {
-		r.team.Close()
+func (r *Run) endPool() {
+	if r.ownPool {
+		r.pool.Close()
 	} else {
-		r.team.release()
+		r.pool.release()
 	}
 }
 
@@ -269,7 +277,7 @@ func (r *Run) ResultJSON() ([]byte, [][]int64, error) {
 
 func (r *Run) coordinate() {
 	defer close(r.done)
-	defer r.endTeam() // before done closes: a finished run has no threads left
+	defer r.endPool() // before done closes: a finished run has no threads left
 	undoGC := gcctl.Apply(r.cfg.GC)
 	defer undoGC()
 
@@ -279,7 +287,7 @@ func (r *Run) coordinate() {
 	finished.Add(n)
 	begin := make(chan int64)
 	for _, w := range r.workers {
-		r.team.Go(w.id, func() {
+		r.pool.Go(w.id, func() {
 			defer finished.Done()
 			defer w.tl.finish()
 			readied := false
@@ -372,13 +380,14 @@ func (r *Run) coordinate() {
 	}
 
 	rep := &Report{
+		Workload:        r.echo,
 		LateThresholdNs: r.cfg.LateThresholdNs,
 		Precision:       r.cfg.Precision,
 		CountsLen:       len(r.workers[0].latency.Counts()),
 		GOMAXPROCS:      runtime.GOMAXPROCS(0),
 		GoVersion:       runtime.Version(),
 		Threads:         r.cfg.Threads,
-		Pooled:          !r.ownTeam,
+		Pooled:          !r.ownPool,
 		TLBShootdowns:   -1,
 		GODEBUG:         os.Getenv("GODEBUG"),
 	}

@@ -6,14 +6,14 @@ import (
 	"time"
 )
 
-// runDoc runs a document to its end (on team's threads when team is not nil) and fails
+// runDoc runs a document to its end (on pool's threads when pool is not nil) and fails
 // the test on any error.
-func runDoc(t *testing.T, doc string, team *Team) *Report {
+func runDoc(t *testing.T, doc string, pool *Pool) *Report {
 	t.Helper()
 	var r *Run
 	var err error
-	if team != nil {
-		r, err = StartOn([]byte(doc), team)
+	if pool != nil {
+		r, err = StartOn([]byte(doc), pool)
 	} else {
 		r, err = Start([]byte(doc))
 	}
@@ -54,8 +54,10 @@ func TestTimelineCountsEveryRequest(t *testing.T) {
 		if n != rep.Requests {
 			t.Errorf("workers=%d: intervals count %d requests, the run %d", workers, n, rep.Requests)
 		}
-		if len(tl.Intervals) < 4 || len(tl.Intervals) > 5 {
-			t.Errorf("workers=%d: %d intervals of 50 ms in a 200 ms window", workers, len(tl.Intervals))
+		// At least one interval per 50 ms of the 200 ms window; requests a loaded machine
+		// delays can end in later ones, so no upper bound (the count above is the check).
+		if len(tl.Intervals) < 4 {
+			t.Errorf("workers=%d: %d intervals of 50 ms in a 200 ms window, want 4 or more", workers, len(tl.Intervals))
 		}
 	}
 }

@@ -116,7 +116,7 @@ func newWorker(id, precision int) (*worker, error) {
 	return w, nil
 }
 
-// prepare builds the workload state on the worker's thread (the team locked, pinned and
+// prepare builds the workload state on the worker's thread (the pool locked, pinned and
 // set it up already), so buffers follow that thread's memory policy. The returned
 // cleanup is never nil.
 func (w *worker) prepare(r *Run) (req workload.Request, cleanup func(), err error) {

@@ -13,3 +13,4 @@ func SetPolicy(int, Policy) (func(), error)  { return nop, ErrUnsupported }
 func GetCPU() (cpu, node int)                { return -1, -1 }
 func Mlockall() (func(), error)              { return nop, ErrUnsupported }
 func LockedBytes() int64                     { return -1 }
+func PinProcess([]int) (func(), error)       { return nop, ErrUnsupported }

@@ -44,8 +44,8 @@ type python struct {
 
 func decode(raw json.RawMessage) (workload.Workload, error) {
 	var p python
-	if err := json.Unmarshal(raw, &p); err != nil {
-		return nil, fmt.Errorf("workload: %v", err)
+	if err := workload.DecodeSpec("python", raw, &p); err != nil {
+		return nil, err
 	}
 	if p.Fn == 0 {
 		return nil, fmt.Errorf("python: fn must be the address of a callback, got 0")

@@ -20,11 +20,18 @@ type alloc struct {
 	pooled    bool
 }
 
+func (a alloc) kind() string {
+	if a.pooled {
+		return "pooled_alloc"
+	}
+	return "alloc"
+}
+
 const maxAllocBytes = 1 << 40
 
 func decodeAlloc(raw json.RawMessage, pooled bool) (Workload, error) {
 	a := alloc{pooled: pooled}
-	if err := strict(raw, &a); err != nil {
+	if err := DecodeSpec(a.kind(), raw, &a); err != nil {
 		return nil, err
 	}
 	switch {

@@ -8,7 +8,9 @@ import (
 )
 
 func init() {
-	Register("noop", func(json.RawMessage) (Workload, error) { return noop{}, nil })
+	Register("noop", func(raw json.RawMessage) (Workload, error) {
+		return noop{}, DecodeSpec("noop", raw, &noop{})
+	})
 	Register("spin", decodeSpin)
 }
 
@@ -24,7 +26,7 @@ type spin struct {
 
 func decodeSpin(raw json.RawMessage) (Workload, error) {
 	var s spin
-	if err := strict(raw, &s); err != nil {
+	if err := DecodeSpec("spin", raw, &s); err != nil {
 		return nil, err
 	}
 	if s.NS <= 0 || s.NS > 60e9 {

@@ -20,7 +20,8 @@ func TestDecodeNewKinds(t *testing.T) {
 		{`{"kind":"memchase","bytes":64}`, "bytes must be in"},
 		{`{"kind":"memchase","bytes":4096,"node":-2}`, "node must be"},
 		{`{"kind":"memchase","bytes":4096,"hops":0}`, "hops must be in"},
-		{`{"kind":"memchase","bytes":"big"}`, "workload:"},
+		{`{"kind":"memchase","bytes":"big"}`, `"bytes" must be an integer`},
+		{`{"kind":"timer","interval":200000}`, `workload timer: unknown key "interval" (allowed: interval_ns, kind, method)`},
 	} {
 		wl, err := Decode(json.RawMessage(tc.spec))
 		switch {

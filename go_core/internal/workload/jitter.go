@@ -23,7 +23,7 @@ type jitter struct {
 
 func decodeJitter(raw json.RawMessage) (Workload, error) {
 	j := jitter{ThresholdNs: 10_000}
-	if err := strict(raw, &j); err != nil {
+	if err := DecodeSpec("jitter", raw, &j); err != nil {
 		return nil, err
 	}
 	if j.ThresholdNs < 1 || j.ThresholdNs > 60e9 {

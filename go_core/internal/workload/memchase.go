@@ -33,7 +33,7 @@ type memChase struct {
 
 func decodeMemChase(raw json.RawMessage) (Workload, error) {
 	m := &memChase{Node: -1, Hops: 1000, mu: &sync.Mutex{}, buffers: map[int][]byte{}, cpus: map[int][2]int{}}
-	if err := strict(raw, m); err != nil {
+	if err := DecodeSpec("memchase", raw, m); err != nil {
 		return nil, err
 	}
 	switch {

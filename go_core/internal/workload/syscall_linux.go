@@ -16,7 +16,7 @@ type sysWork struct {
 
 func decodeSyscall(raw json.RawMessage) (Workload, error) {
 	var s sysWork
-	if err := strict(raw, &s); err != nil {
+	if err := DecodeSpec("syscall", raw, &s); err != nil {
 		return nil, err
 	}
 	if s.Syscall != "getpid" && s.Syscall != "pipe" {

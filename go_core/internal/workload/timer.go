@@ -20,7 +20,7 @@ type timer struct {
 
 func decodeTimer(raw json.RawMessage) (Workload, error) {
 	t := timer{Method: "clock_nanosleep"}
-	if err := strict(raw, &t); err != nil {
+	if err := DecodeSpec("timer", raw, &t); err != nil {
 		return nil, err
 	}
 	switch {

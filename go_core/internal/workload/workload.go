@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+
+	"golat/go_core/internal/jsondoc"
 )
 
 // Request serves one request. It must not allocate unless allocating is its job.
@@ -64,7 +66,7 @@ func Kinds() []string {
 func Decode(raw json.RawMessage) (Workload, error) {
 	var s Spec
 	if err := json.Unmarshal(raw, &s); err != nil {
-		return nil, fmt.Errorf("workload: %v", err)
+		return nil, fmt.Errorf("workload spec is not a JSON object with a \"kind\": %v", err)
 	}
 	mu.Lock()
 	d, ok := decoders[s.Kind]
@@ -75,11 +77,29 @@ func Decode(raw json.RawMessage) (Workload, error) {
 	return d(raw)
 }
 
-func strict(raw json.RawMessage, v any) error {
-	if err := json.Unmarshal(raw, v); err != nil {
-		return fmt.Errorf("workload: %v", err)
+// DecodeSpec decodes a kind's spec into v strictly: a key that is not one of v's fields
+// (or "kind") is an error naming it.
+func DecodeSpec(kind string, raw json.RawMessage, v any) error {
+	return jsondoc.Decode("workload "+kind, raw, v, "kind")
+}
+
+// Echo is the workload w as the core decoded it, in the wire form (defaults filled in):
+// what a run reports that it ran. Workloads marshal their spec fields (exported, tagged).
+func Echo(raw json.RawMessage, w Workload) (json.RawMessage, error) {
+	var s Spec
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return nil, err
 	}
-	return nil
+	fields := map[string]json.RawMessage{}
+	b, err := json.Marshal(w)
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(b, &fields); err != nil {
+		return nil, err
+	}
+	fields["kind"], _ = json.Marshal(s.Kind)
+	return json.Marshal(fields)
 }
 
 func nop() {}

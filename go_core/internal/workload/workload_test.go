@@ -35,8 +35,11 @@ func TestDecode(t *testing.T) {
 		`{"kind":"alloc","size":8,"count":0}`: "count must be",
 		`{"kind":"syscall","syscall":"fork"}`: "syscall: kind",
 		`{"kind":"what"}`:                     "unknown workload",
-		`{"kind":"spin","ns":"x"}`:            "workload:",
-		`not json`:                            "workload:",
+		`{"kind":"spin","ns":"x"}`:            `workload spin is not valid: "ns" must be an integer`,
+		`{"kind":"spin","ns":1,"nss":2}`:      `workload spin: unknown key "nss" (allowed: kind, ns)`,
+		`{"kind":"noop","ns":1}`:              `workload noop: unknown key "ns" (allowed: kind)`,
+		`{"kind":"spin","NS":1000}`:           `unknown key "NS"`,
+		`not json`:                            "workload spec is not a JSON object",
 	}
 	for s, want := range bad {
 		if _, err := Decode(json.RawMessage(s)); err == nil || !strings.Contains(err.Error(), want) {
@@ -72,4 +75,39 @@ func FuzzDecode(f *testing.F) {
 			t.Fatal("nil workload without error")
 		}
 	})
+}
+
+// TestEcho: every kind's echo decodes to the same echo (a fixed point), carries its kind and
+// fills in defaults; Python's round trip through the core is checked in tests/test_model.py.
+func TestEcho(t *testing.T) {
+	for spec, want := range map[string]string{
+		`{"kind":"noop"}`:                                    `{"kind":"noop"}`,
+		`{"kind":"spin","ns":1000}`:                          `{"kind":"spin","ns":1000}`,
+		`{"kind":"alloc","size":64,"count":2}`:               `{"count":2,"kind":"alloc","live_bytes":0,"size":64}`,
+		`{"kind":"pooled_alloc","size":64,"count":2}`:        `{"count":2,"kind":"pooled_alloc","live_bytes":0,"size":64}`,
+		`{"kind":"syscall","syscall":"pipe"}`:                `{"kind":"syscall","syscall":"pipe"}`,
+		`{"kind":"timer","interval_ns":200000}`:              `{"interval_ns":200000,"kind":"timer","method":"clock_nanosleep"}`,
+		`{"kind":"jitter"}`:                                  `{"kind":"jitter","threshold_ns":10000}`,
+		`{"kind":"memchase","bytes":4096}`:                   `{"bytes":4096,"hops":1000,"kind":"memchase","node":-1,"seed":0}`,
+		`{"kind":"memchase","bytes":4096,"node":1,"seed":7}`: `{"bytes":4096,"hops":1000,"kind":"memchase","node":1,"seed":7}`,
+	} {
+		w, err := Decode(json.RawMessage(spec))
+		if err != nil {
+			t.Fatalf("%s: %v", spec, err)
+		}
+		echo, err := Echo(json.RawMessage(spec), w)
+		if err != nil {
+			t.Fatalf("%s: echo: %v", spec, err)
+		}
+		if string(echo) != want {
+			t.Errorf("%s: echo %s, want %s", spec, echo, want)
+		}
+		w2, err := Decode(echo)
+		if err != nil {
+			t.Fatalf("echo %s does not decode: %v", echo, err)
+		}
+		if again, _ := Echo(echo, w2); string(again) != string(echo) {
+			t.Errorf("echo of the echo %s differs: %s", echo, again)
+		}
+	}
 }

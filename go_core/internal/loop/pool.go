@@ -7,11 +7,12 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"golat/go_core/internal/jsondoc"
 	"golat/go_core/internal/numa"
 	"golat/go_core/internal/osthread"
 )
 
-// Threads says how a team's worker threads are set up. It is part of the run document
+// Threads says how a pool's worker threads are set up. It is part of the run document
 // and, alone, the document of a pool.
 type Threads struct {
 	LockOSThread bool   `json:"lock_os_thread"`
@@ -57,7 +58,7 @@ func (t *Threads) validate(workers int) error {
 	return nil
 }
 
-// ThreadInfo is what a team thread reports about itself after its set-up.
+// ThreadInfo is what a pool thread reports about itself after its set-up.
 type ThreadInfo struct {
 	TID       int    `json:"tid"` // 0 when not locked (the goroutine moves between threads)
 	CPU       int    `json:"cpu"` // pinned CPU, -1 when not pinned
@@ -65,11 +66,11 @@ type ThreadInfo struct {
 	MemPolicy string `json:"mem_policy"`
 }
 
-// Team is a set of worker goroutines, each on its own OS thread when locked, set up once
+// Pool is a set of worker goroutines, each on its own OS thread when locked, set up once
 // (pinned, real-time policy, memory policy) and then serving jobs until Close. A locked
 // worker exits still locked, so its thread, whose state golat changed, dies with it and
 // never goes back to the runtime's pool. The caller's threads are never touched.
-type Team struct {
+type Pool struct {
 	cfg  Threads
 	jobs []chan func()
 	info []ThreadInfo
@@ -79,16 +80,39 @@ type Team struct {
 	once sync.Once
 }
 
-// NewTeam starts n set-up workers. If any worker's set-up fails the team is closed and
-// the first error returned (a *osthread.PermissionError when the OS refused).
-func NewTeam(cfg Threads, n int) (*Team, error) {
-	if n < 1 || n > 4096 {
-		return nil, fmt.Errorf("workers must be in 1..4096, got %d", n)
+// PoolDoc is a pool's document: its workers and their thread settings.
+type PoolDoc struct {
+	Version int `json:"version"`
+	Workers int `json:"workers"`
+	Threads
+}
+
+// ParsePool decodes and validates a pool document.
+func ParsePool(doc []byte) (PoolDoc, error) {
+	var d PoolDoc
+	if err := jsondoc.Decode("pool config", doc, &d); err != nil {
+		return d, err
 	}
-	if err := cfg.validate(n); err != nil {
+	if d.Version != ConfigVersion {
+		return d, fmt.Errorf("pool config version %d is not supported (this core reads %d)", d.Version, ConfigVersion)
+	}
+	return d, d.Threads.validatePool(d.Workers)
+}
+
+func (t *Threads) validatePool(workers int) error {
+	if workers < 1 || workers > 4096 {
+		return fmt.Errorf("workers must be in 1..4096, got %d", workers)
+	}
+	return t.validate(workers)
+}
+
+// NewPool starts n set-up workers. If any worker's set-up fails the pool is closed and
+// the first error returned (a *osthread.PermissionError when the OS refused).
+func NewPool(cfg Threads, n int) (*Pool, error) {
+	if err := cfg.validatePool(n); err != nil {
 		return nil, err
 	}
-	t := &Team{cfg: cfg, jobs: make([]chan func(), n), info: make([]ThreadInfo, n)}
+	t := &Pool{cfg: cfg, jobs: make([]chan func(), n), info: make([]ThreadInfo, n)}
 	// GOMAXPROCS first, before any thread is pinned: changing it later would stop the
 	// world while workers hold their Ps.
 	if cfg.GOMAXPROCS > 0 {
@@ -122,13 +146,13 @@ func NewTeam(cfg Threads, n int) (*Team, error) {
 	return t, nil
 }
 
-func (t *Team) serve(i int, errs chan<- error) {
+func (t *Pool) serve(i int, errs chan<- error) {
 	if t.cfg.LockOSThread {
 		// Never unlocked: the goroutine exits locked and the runtime ends its thread.
 		runtime.LockOSThread()
 		if osthread.IsMainThread() {
 			// The runtime never ends its main thread, so a changed m0 would survive the
-			// team. Hand over to a goroutine locked to another thread (it cannot start on
+			// pool. Hand over to a goroutine locked to another thread (it cannot start on
 			// m0, which this goroutine holds until then), and give m0 back unchanged.
 			locked := make(chan struct{})
 			go func() {
@@ -144,7 +168,7 @@ func (t *Team) serve(i int, errs chan<- error) {
 	t.serveLocked(i, errs)
 }
 
-func (t *Team) serveLocked(i int, errs chan<- error) {
+func (t *Pool) serveLocked(i int, errs chan<- error) {
 	defer t.wg.Done()
 	info, err := t.setUp(i)
 	t.info[i] = info
@@ -159,7 +183,7 @@ func (t *Team) serveLocked(i int, errs chan<- error) {
 
 // setUp changes the calling (locked) thread as the settings say. No undo is kept: the
 // thread dies with its goroutine.
-func (t *Team) setUp(i int) (ThreadInfo, error) {
+func (t *Pool) setUp(i int) (ThreadInfo, error) {
 	c := &t.cfg
 	info := ThreadInfo{CPU: -1, Policy: "other", MemPolicy: "default"}
 	if !c.LockOSThread {
@@ -193,27 +217,27 @@ func (t *Team) setUp(i int) (ThreadInfo, error) {
 }
 
 // Size is the number of workers.
-func (t *Team) Size() int { return len(t.jobs) }
+func (t *Pool) Size() int { return len(t.jobs) }
 
 // Info is what worker i reported after its set-up.
-func (t *Team) Info(i int) ThreadInfo { return t.info[i] }
+func (t *Pool) Info(i int) ThreadInfo { return t.info[i] }
 
-// Settings are the team's thread settings.
-func (t *Team) Settings() Threads { return t.cfg }
+// Settings are the pool's thread settings.
+func (t *Pool) Settings() Threads { return t.cfg }
 
 // Go runs job on worker i's thread; it blocks until the worker takes it.
-func (t *Team) Go(i int, job func()) { t.jobs[i] <- job }
+func (t *Pool) Go(i int, job func()) { t.jobs[i] <- job }
 
-// acquire marks the team busy for one run; false if a run already holds it.
-func (t *Team) acquire() bool { return t.busy.CompareAndSwap(false, true) }
-func (t *Team) release()      { t.busy.Store(false) }
+// acquire marks the pool busy for one run; false if a run already holds it.
+func (t *Pool) acquire() bool { return t.busy.CompareAndSwap(false, true) }
+func (t *Pool) release()      { t.busy.Store(false) }
 
 // ErrBusy is returned when a pool is asked to run while a run already holds it.
 var ErrBusy = errors.New("this pool is running another run; a pool runs one at a time")
 
 // Close ends the workers (their threads exit) and undoes process-wide changes. It waits
 // for jobs being served to return. Safe to call more than once.
-func (t *Team) Close() {
+func (t *Pool) Close() {
 	t.once.Do(func() {
 		for _, ch := range t.jobs {
 			if ch != nil {
