@@ -1,9 +1,9 @@
 """A run always stops: Ctrl-C (SIGINT) to `golat run` during each of the core's long waits
 ends the process with 130 promptly, and the run it was in reports itself interrupted.
 
-The core's bound is 200 ms (benchmarks/bench_stop.py measures it); these tests assert a
-generous 2 s so that a loaded machine cannot fail them, while a wait that ignores the
-stop (5 s or more in every case below) still does."""
+The core's bound is 200 ms (benchmarks/bench_stop.py measures it, core and CLI); these
+tests assert a generous 3 s (the process's exit under a load of 6 on 2 cores once passed
+2 s), while a wait that ignores the stop (10 s or more in every case below) still fails."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from conftest import stop_process, wait_until_core_loaded
 import golat
 from golat.errors import ConfigError
 
-BOUND_S = 2.0
+BOUND_S = 3.0
 
 
 def _default_sigint() -> None:
@@ -58,10 +58,10 @@ def interrupt_run(tmp_path, *args: str, settle_s: float = 1.0) -> tuple[float, d
 
 
 def test_sigint_during_a_long_arrival_gap(tmp_path):
-    # The first request is due at once, the next 5 s later.
-    took, result = interrupt_run(tmp_path, "noop", "--rate", "0.2", "--requests", "3")
+    # The first request is due at once, the next 10 s later.
+    took, result = interrupt_run(tmp_path, "noop", "--rate", "0.1", "--requests", "3")
     assert result["requests"] == 1
-    assert took < BOUND_S
+    assert took < BOUND_S, f"exited {took:.2f} s after SIGINT"
 
 
 @pytest.mark.parametrize("method", ["clock_nanosleep", "go"])
@@ -69,7 +69,7 @@ def test_sigint_during_a_long_timer_interval(tmp_path, method):
     took, result = interrupt_run(tmp_path, f"timer:interval=10s,method={method}",
                                  "--duration", "30s")  # fmt: skip
     assert result["requests"] == 1
-    assert took < BOUND_S
+    assert took < BOUND_S, f"exited {took:.2f} s after SIGINT"
 
 
 def test_sigint_during_a_stall(tmp_path):
@@ -77,7 +77,7 @@ def test_sigint_during_a_stall(tmp_path):
     took, result = interrupt_run(tmp_path, "noop", "--rate", "100", "--duration", "120s",
                                  "--stall", "1ms:60s")  # fmt: skip
     assert result["stalls"] == 1
-    assert took < BOUND_S
+    assert took < BOUND_S, f"exited {took:.2f} s after SIGINT"
 
 
 @pytest.mark.parametrize("engine", ["blocking", "epoll", "netpoll"])
@@ -89,8 +89,9 @@ def test_sigint_during_a_request_that_is_never_answered(tmp_path, engine):
         url = f"http://127.0.0.1:{srv.getsockname()[1]}/"
         took, result = interrupt_run(tmp_path, f"http:url={url},timeout=60s,engine={engine}",
                                      "--rate", "1", "--duration", "60s")  # fmt: skip
-    assert result["requests"] == 0  # the request in flight was cut short, not counted
-    assert took < BOUND_S
+    # The request in flight was cut short, not counted (nor any failure of another).
+    assert result["requests"] == 0, result.get("classes")
+    assert took < BOUND_S, f"exited {took:.2f} s after SIGINT"
 
 
 def test_a_rate_whose_gaps_leave_int64_is_refused_with_the_range():
