@@ -18,7 +18,11 @@ so the table shows the mean waits in µs instead of ratios to P-K.
 
     python benchmarks/truth.py [--pairs 9] [--duration 1] [--service-ns 10000]
         [--dist const|exp|lognormal] [--sigma 1] [--cpu 1] [--points 0.5:poisson:unpinned,...]
-        [--json out.json]
+        [--variants default,poll0.5,notimeline] [--json out.json]
+
+--variants runs golat several ways in the same alternation, to measure suspects: default;
+pollS (the Python thread polls the run every S s instead of 0.05); notimeline (no
+per-interval record, so no sampler goroutine).
 
 Prints, per point, the median (min-max) of each side's mean wait over P-K, and of golat's
 mean wait over C's in the same pair. Target: golat/C <= 1.1 (median) at every point.
@@ -40,15 +44,20 @@ HERE = Path(__file__).resolve().parent
 
 GOLAT_TRIAL = """
 import json, sys, warnings
-import golat
+import golat, golat._run
 a = json.loads(sys.argv[1])
 warnings.simplefilter("ignore")
+v = a["variant"]
+if v.startswith("poll"):  # the Python thread polls the run less often
+    golat._run.POLL_S = float(v[4:])
 wl = golat.workloads.Spin(ns=a["service_ns"], dist=a["dist"], sigma=a["sigma"], seed=a["seed"]) \\
     if a["dist"] != "const" else golat.workloads.Spin(ns=a["service_ns"])
 kw = dict(rate=a["rate"], arrivals=a["arrivals"], duration=a["duration"], warmup=a["warmup"],
           precision=3, seed=a["seed"])
 if a["cpu"] >= 0:
     kw["cpus"] = [a["cpu"]]
+if v == "notimeline":
+    kw["timeline"] = None
 r = golat.run(wl, **kw)
 s = r.service
 print(json.dumps({"requests": r.requests, "wait_ns": r.start_delay.mean,
@@ -85,20 +94,24 @@ def pk_wait_ns(rate: float, m: dict) -> float:
     """Pollaczek-Khinchine mean wait from the trial's own service moments (ns)."""
     lam = rate / 1e9
     rho = lam * m["service_ns"]
-    return float("inf") if rho >= 1 else lam * m["service_sq_ns2"] / (2 * (1 - rho))
+    return float("nan") if rho >= 1 else lam * m["service_sq_ns2"] / (2 * (1 - rho))
 
 
 def mm1_latency_ns(rate: float, m: dict) -> float:
     rho = rate / 1e9 * m["service_ns"]
-    return float("inf") if rho >= 1 else m["service_ns"] / (1 - rho)
+    return float("nan") if rho >= 1 else m["service_ns"] / (1 - rho)
 
 
 def spread(xs: list[float], fmt: str = "{:.2f}") -> str:
+    """'median (min-max)' of xs; a trial whose measured load reached 1 (nan) is counted
+    apart: '+2 at load >= 1'."""
+    over = sum(1 for x in xs if x != x)
     xs = [x for x in xs if x == x]
+    tail = f" +{over} at load >= 1" if over else ""
     if not xs:
-        return "n/a"
+        return "n/a" + tail
     return (fmt.format(statistics.median(xs)) + " (" + fmt.format(min(xs)) + "-"
-            + fmt.format(max(xs)) + ")")  # fmt: skip
+            + fmt.format(max(xs)) + ")" + tail)  # fmt: skip
 
 
 def parse_points(text: str) -> list[tuple[float, str, bool]]:
@@ -123,52 +136,52 @@ def main() -> None:
     ap.add_argument("--sigma", type=float, default=1.0, help="lognormal's sigma")
     ap.add_argument("--cpu", type=int, default=os.cpu_count() - 1, help="the pinned CPU")
     ap.add_argument("--points", default=ALL_POINTS, help="RHO:ARRIVALS:pinned|unpinned,...")
+    ap.add_argument("--variants", default="default", help="golat variants, comma-separated")
     ap.add_argument("--json", help="write every trial here")
     a = ap.parse_args()
     binary = build_reference()
     trials: list[dict] = []
     print(f"service {a.service_ns} ns ({a.dist}), {a.pairs} pairs a point, {a.duration} s "
           f"measured + {a.warmup} s warm-up a trial; pinned: CPU {a.cpu}", flush=True)  # fmt: skip
-    header = (f"{'rho':>4} {'arrivals':9} {'pinned':7} {'golat wait/P-K':>22} "
-              f"{'C wait/P-K':>22} {'golat/C wait':>22}")  # fmt: skip
+    variants = a.variants.split(",")
+    header = f"{'rho':>4} {'arrivals':9} {'pinned':7} {'side':18} {'wait/P-K or wait µs':>24}"
+    header += f" {'/C wait':>20} {'invol. switches':>16}"
     if a.dist == "exp":
-        header += f" {'golat lat/MM1':>22} {'C lat/MM1':>22}"
+        header += f" {'latency/M/M/1':>20}"
     print(header, flush=True)
     for rho, arrivals, pinned in parse_points(a.points):
         rate = rho / (a.service_ns / 1e9)
         args = {"rate": rate, "service_ns": a.service_ns, "dist": a.dist, "sigma": a.sigma,
                 "arrivals": arrivals, "duration": a.duration, "warmup": a.warmup,
                 "cpu": a.cpu if pinned else -1}  # fmt: skip
-        rows: dict[str, list[float]] = {k: [] for k in ("g_pk", "c_pk", "g_c", "g_w", "c_w",
-                                                         "g_mm1", "c_mm1")}  # fmt: skip
+        sides = ["C", *(f"golat {v}" for v in variants)]
+        got: dict[str, list[dict]] = {name: [] for name in sides}
         for i in range(a.pairs):
-            one = dict(args, seed=i + 1)  # each pair its own arrivals, the same on both sides
-            sides = [("golat", run_golat), ("c", lambda x: run_c(binary, x))]
-            got = {}
-            for name, fn in sides if i % 2 == 0 else sides[::-1]:
-                got[name] = fn(one)
-                trials.append({"point": [rho, arrivals, pinned], "side": name, "pair": i,
-                               **got[name]})  # fmt: skip
-            g, c = got["golat"], got["c"]
-            rows["g_w"].append(g["wait_ns"] / 1e3)
-            rows["c_w"].append(c["wait_ns"] / 1e3)
-            rows["g_c"].append(g["wait_ns"] / c["wait_ns"] if c["wait_ns"] > 0 else float("nan"))
+            one = dict(args, seed=i + 1)  # each round its own arrivals, the same on every side
+            order = sides[i % len(sides) :] + sides[: i % len(sides)]  # rotate who goes first
+            for name in order:
+                if name == "C":
+                    m = run_c(binary, one)
+                else:
+                    m = run_golat(dict(one, variant=name.split(" ", 1)[1]))
+                got[name].append(m)
+                trials.append({"point": [rho, arrivals, pinned], "side": name, "round": i, **m})
+        for name in sides:
+            ms = got[name]
             if arrivals == "poisson":
-                rows["g_pk"].append(g["wait_ns"] / pk_wait_ns(rate, g))
-                rows["c_pk"].append(c["wait_ns"] / pk_wait_ns(rate, c))
+                col = spread([m["wait_ns"] / pk_wait_ns(rate, m) for m in ms])
+            else:
+                col = spread([m["wait_ns"] / 1e3 for m in ms], "{:.1f}") + " µs"
+            vs_c = "" if name == "C" else spread(
+                [m["wait_ns"] / c["wait_ns"] if c["wait_ns"] > 0 else float("nan")
+                 for m, c in zip(ms, got["C"])])  # fmt: skip
+            sw = spread([float(m.get("involuntary_switches", -1)) for m in ms
+                         if m.get("involuntary_switches", -1) >= 0], "{:.0f}")  # fmt: skip
+            line = (f"{rho:>4} {arrivals:9} {'yes' if pinned else 'no':7} {name:18} {col:>24} "
+                    f"{vs_c:>20} {sw:>16}")  # fmt: skip
             if a.dist == "exp":
-                rows["g_mm1"].append(g["latency_ns"] / mm1_latency_ns(rate, g))
-                rows["c_mm1"].append(c["latency_ns"] / mm1_latency_ns(rate, c))
-        if arrivals == "poisson":
-            g_col, c_col = spread(rows["g_pk"]), spread(rows["c_pk"])
-        else:
-            g_col = spread(rows["g_w"], "{:.1f}") + " µs"
-            c_col = spread(rows["c_w"], "{:.1f}") + " µs"
-        line = (f"{rho:>4} {arrivals:9} {'yes' if pinned else 'no':7} {g_col:>22} {c_col:>22} "
-                f"{spread(rows['g_c']):>22}")  # fmt: skip
-        if a.dist == "exp":
-            line += f" {spread(rows['g_mm1']):>22} {spread(rows['c_mm1']):>22}"
-        print(line, flush=True)
+                line += f" {spread([m['latency_ns'] / mm1_latency_ns(rate, m) for m in ms]):>20}"
+            print(line, flush=True)
     if a.json:
         Path(a.json).write_text(json.dumps({"args": vars(a), "trials": trials,
                                             "when": time.time()}, indent=1))  # fmt: skip

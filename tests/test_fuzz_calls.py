@@ -27,8 +27,9 @@ from test_model import kind_values
 from golat import workloads
 from golat._settings import RUN, RunSettings
 
-# Per call: its own stop_after, then the stop, the result and a loaded machine's delays.
-BOUND_S = 20.0
+# Per call: its own stop_after, then the stop, the result and a loaded machine's delays
+# (GOLAT_FUZZ_BOUND_S: more for a long run at low priority).
+BOUND_S = float(os.environ.get("GOLAT_FUZZ_BOUND_S", "20"))
 CHILD = Path(__file__).with_name("fuzz_calls_child.py")
 
 # Settings a fuzz case may give: the run's own (RUN scope) and a few thread settings that
