@@ -14,7 +14,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from . import _env, _native, _pmqos, _threads, runtime
+from . import _env, _interrupts, _native, _pmqos, _threads, runtime
 from ._result import Result
 from ._settings import RunSettings, Stall
 from .errors import ConfigError, CoreError, OverloadWarning
@@ -148,9 +148,11 @@ def process_facts(cpu_before: float) -> dict[str, Any]:
 
 def _execute(doc: dict[str, Any], progress: Progress | None, keep_on_interrupt: bool) -> Result:
     planned = (doc["warmup_ns"] + doc["duration_ns"]) / 1e9 if doc["duration_ns"] else math.nan
-    handle = _native.run_start(doc)
+    handle = None
     try:
         try:
+            with _interrupts.deferred():  # a Ctrl-C now comes once the handle is kept
+                handle = _native.run_start(doc)
             while True:
                 ended, served, elapsed_ns = _native.run_poll(handle)
                 if progress is not None:
@@ -159,15 +161,19 @@ def _execute(doc: dict[str, Any], progress: Progress | None, keep_on_interrupt: 
                     break
                 time.sleep(POLL_S)
         except KeyboardInterrupt:
+            if handle is None:
+                raise
             stop_and_wait(handle)
             if not keep_on_interrupt:
                 raise
         report, counts = _native.run_result(handle)
     except BaseException:
-        _native.run_stop(handle, wait=True)
+        if handle is not None:
+            _native.run_stop(handle, wait=True)
         raise
     finally:
-        _native.run_free(handle)
+        if handle is not None:
+            _native.run_free(handle)
     if report.get("error"):
         raise CoreError(f"the run failed in the Go core: {report['error']}")
     return Result.from_core(report, counts, config=doc, environment=_env.collect())

@@ -1,7 +1,7 @@
 """The child process of tests/test_fuzz_calls.py: it reads cases (one a line, base64 of a
-pickled dict), makes each call with a SIGALRM set to raise KeyboardInterrupt after the
-case's stop_after seconds (a Ctrl-C at an arbitrary moment), and writes one JSON line per
-case: how the call ended, how long it took, and whether any run was left going."""
+pickled dict), makes each call with a timer that sends the process SIGINT after the case's
+stop_after seconds (a Ctrl-C at an arbitrary moment), and writes one JSON line per case:
+how the call ended, how long it took, and whether any run was left going."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from golat import _native
 from golat.errors import GolatError
 
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
+def _ctrl_c(signum, frame):
+    signal.raise_signal(signal.SIGINT)
 
 
 def call(case: dict) -> None:
@@ -39,7 +39,9 @@ def call(case: dict) -> None:
 
 
 def main() -> None:
-    signal.signal(signal.SIGALRM, _interrupt)
+    signal.signal(signal.SIGALRM, _ctrl_c)
+    # As an interactive Python has it, whatever this process inherited.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     warnings.simplefilter("ignore")
     for line in sys.stdin:
         case = pickle.loads(base64.b64decode(line))
