@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import _gctrace, _slo, _stats, _units
+from . import _gctrace, _outliers, _slo, _stats, _units
 from ._render import render
 from ._result import Result, _json_default, read_versioned
 from ._settings import RunSettings
@@ -159,7 +159,13 @@ METRICS = (
     ("worker_nivcsw", "invol. switches (workers)", "count"),
     ("peak_heap_bytes", "peak heap", "bytes"),
     ("achieved_rate", "achieved req/s", "rate"),
+    # what explains P99.9 and above (Result.causes): each main cause's share of the time
+    # those requests spent above the P50
+    *((f"tail_{k}", f"P99.9+: {v}", "share") for k, v in _outliers.MAIN_LABELS.items()),
 )  # fmt: skip
+TAIL_KEYS = tuple(f"tail_{k}" for k in _outliers.MAIN)
+# a cause gets its row in the text table when its median share reaches this in some stage
+TAIL_ROW_SHARE = 0.05
 # shown in the text table (the rest are in table() and JSON)
 SHOWN = ("p50_ns", "p99_ns", "p99_9_ns", "p99_99_ns", "max_ns", "stddev_ns", "gc_cycles",
          "gc_max_pause_ns", "sched_latency_p99_ns", "nivcsw", "worker_nivcsw",
@@ -215,6 +221,10 @@ def trial_metrics(result: Result, rusage: Mapping[str, int]) -> dict[str, float]
         peak_heap_bytes=float(g.peak_heap_bytes), achieved_rate=float(result.achieved_rate),
         controller_cycles=float(g.controller_cycles), runtime_cycles=float(g.runtime_cycles),
     )  # fmt: skip
+    c = result.causes(99.9)
+    shares = c.main_shares() if c is not None and c.excess_ns > 0 else None
+    for k in _outliers.MAIN:
+        out[f"tail_{k}"] = shares.get(k, 0.0) if shares is not None else math.nan
     return out
 
 

@@ -7,7 +7,15 @@ import shlex
 from collections.abc import Sequence
 from typing import Any
 
-from ._comparison import DEFAULT_STAGES, METRICS, SHOWN, Comparison
+from . import _outliers
+from ._comparison import (
+    DEFAULT_STAGES,
+    METRICS,
+    SHOWN,
+    TAIL_KEYS,
+    TAIL_ROW_SHARE,
+    Comparison,
+)
 from ._render import renderer
 from ._result import Result
 from ._units import format_bytes, format_ns
@@ -73,7 +81,11 @@ def result_table(r: Result) -> str:
     lines = [head]
     if r.overload:
         lines.append("WARNING: " + r.overload)
-    lines += ["", table(["", *HEADERS], rows), "", late]
+    lines += ["", table(["", *HEADERS], rows)]
+    causes = cause_lines(r)
+    if causes:
+        lines += ["", *causes]
+    lines += ["", late]
     http = http_lines(r)
     if r.queued and not http:
         lines.append(f"queued: {plural(r.queued, 'request')} due while their worker was still "
@@ -97,6 +109,30 @@ def result_table(r: Result) -> str:
     if r.interrupted:
         lines.append("interrupted: the run was stopped before its end")
     return "\n".join(lines)
+
+
+def share_text(shares: dict[str, float], labels: dict[str, str]) -> str:
+    """``62 % GC pause, 30 % queued behind a GC pause, 8 % unexplained`` (largest first,
+    shares under 0.5 % left out)."""
+    parts = [f"{v * 100:.0f} % {labels.get(k, k)}" for k, v in shares.items() if v >= 0.005]
+    return ", ".join(parts) if parts else "nothing above the median"
+
+
+def cause_lines(r: Result) -> list[str]:
+    """What explains the tail (P99.9 and above, P99.99 and above), from the outliers."""
+    out = []
+    for p in (99.9, 99.99):
+        c = r.causes(p)
+        if c is None:
+            return out
+        cover = "" if c.covered == c.requests else (
+            f"; the slowest {c.covered:,} of them kept (raise outliers to see all)")  # fmt: skip
+        out.append(f"P{p:g} and above ({plural(c.requests, 'request')}, "
+                   f"{format_ns(c.excess_ns)} over P50 in all{cover}): "
+                   f"{share_text(c.shares, _outliers.LABELS)}")  # fmt: skip
+    if out and r.tail and not r.tail.get("marks_known", True):
+        out.append("(GC mark phases not seen by this Go runtime)")
+    return out
 
 
 def http_lines(r: Result) -> list[str]:
@@ -164,6 +200,8 @@ def _cell(v: float, unit: str) -> str:
         return format_bytes(v)
     if unit == "rate":
         return f"{v:,.0f}"
+    if unit == "share":
+        return f"{v * 100:.0f} %"
     return f"{v:g}" if v == int(v) else f"{v:.1f}"
 
 
@@ -182,7 +220,9 @@ ROWS_LEGEND = (
     "corrected), capped at the trial's max; max = the largest; stddev = jitter; GC cycles and "
     "peak GC pause inside the measured window; sched latency = the Go scheduler's delay for "
     "all goroutines (the runtime's health, not the requests'); invol. switches = the whole "
-    "process's (getrusage) and the workers' own threads' (locked workers only)"
+    "process's (getrusage) and the workers' own threads' (locked workers only); P99.9+: X = "
+    "the share of the time requests at P99.9 and above spent over the P50 that X explains "
+    "(Result.causes; one row per cause that reaches 5 % in some stage)"
 )
 
 
@@ -192,7 +232,12 @@ def _comparison_grid(c: Comparison, rows: list[dict[str, Any]], spread: bool
     labels = {k: lab for k, lab, _ in METRICS}
     headers = ["metric"] + [r["stage"] for r in rows]
     grid = []
-    for key in SHOWN:
+    causes = [
+        k
+        for k in TAIL_KEYS
+        if any(r["trials"] and r[k] == r[k] and r[k] >= TAIL_ROW_SHARE for r in rows)
+    ]
+    for key in (*SHOWN, *causes):
         line = [labels[key]]
         for r in rows:
             if r["skipped"] or not r["trials"]:
@@ -203,7 +248,7 @@ def _comparison_grid(c: Comparison, rows: list[dict[str, Any]], spread: bool
                 cell += (
                     f" ({_cell(r[key + '_min'], units[key])}–{_cell(r[key + '_max'], units[key])})"
                 )
-            if r["stage"] != c.baseline:
+            if r["stage"] != c.baseline and units[key] != "share":
                 ratio = r[key + "_ratio"]
                 if ratio == ratio:
                     cell += f" {ratio:.2f}x"

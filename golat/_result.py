@@ -16,6 +16,10 @@ Result JSON format ("golat-result"), version history:
       result without workers or timeline, [] for a single run. Read strictly (an unknown key
       is an error). Versions 1 to 3 still read (no wall-clock times, no interval histograms,
       no inputs); tests/data has a version 3 file.
+  5 - "tail": the slowest requests and what overlapped them (golat._outliers), or null:
+      {"per_worker", "threshold_ns", "dropped", "gc_poll_ns", "marks_known", "gc_pauses",
+      "outliers": {column: [values]}}. Versions 1 to 4 still read (no outliers);
+      tests/data has a version 4 file.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from typing import Any, Callable, TypeVar
 
 import numpy as np
 
-from . import _slo, _units
+from . import _outliers, _slo, _units
 from ._histogram import Histogram
 from ._ramp import Knee, StepResult, knee
 from ._render import render
@@ -35,8 +39,8 @@ from ._timeline import Timeline
 from .errors import ConfigError, SLOViolation
 
 FORMAT = "golat-result"
-VERSION = 4
-READS = (1, 2, 3, 4)
+VERSION = 5
+READS = (1, 2, 3, 4, 5)
 OVERLOAD_FRACTION = 0.95  # below this share of the target rate a run is overloaded
 
 T = TypeVar("T")
@@ -150,6 +154,10 @@ class Result:
     inputs: list[Result] = field(default_factory=list)  # what golat.merge made this of
     steps: list[StepResult] | None = None
     queued: int = 0
+    # The slowest requests (golat._outliers.DTYPE, slowest first) and how they were kept.
+    outliers: np.ndarray = field(default_factory=lambda: _outliers.from_records(None),
+                                 compare=False, repr=False)  # fmt: skip
+    tail: dict[str, Any] | None = None
 
     # -- building -------------------------------------------------------------------
     @classmethod
@@ -198,6 +206,8 @@ class Result:
         steps = [StepResult.from_core(d, prec) for d in report.get("steps") or []] or None
         env = dict(environment, go_version=report["go_version"], gomaxprocs=report["gomaxprocs"])
         extra = {k: report[k] for k in report if k not in _CORE_KEYS}
+        tail = dict(report["tail"]) if report.get("tail") else None
+        outliers = _outliers.from_records(tail.pop("outliers") if tail else None)
         # What ran, as the core decoded it (falls back to what was sent).
         config = dict(report.get("config") or config)
         if report.get("workload"):
@@ -210,7 +220,7 @@ class Result:
             achieved_rate=report["achieved_rate"], interrupted=report["interrupted"], gc=gc,
             workers=workers, config=config, environment=env, extra=extra, timeline=tl,
             start_unix_ns=report.get("start_unix_ns"), window_unix_ns=report.get("window_unix_ns"),
-            steps=steps, queued=report.get("queued", 0),
+            steps=steps, queued=report.get("queued", 0), outliers=outliers, tail=tail,
         )  # fmt: skip
 
     # -- reading --------------------------------------------------------------------
@@ -252,6 +262,22 @@ class Result:
                 f"target {rate:,.0f} req/s; requests queued behind each other, so the corrected "
                 "latencies measure the backlog, not the system (lower the rate, or add "
                 "workers)")  # fmt: skip
+
+    def causes(self, percentile: float = 99.9) -> _outliers.TailCauses | None:
+        """What explains the requests at or above ``percentile``: their latency above the
+        run's P50, split between causes (``stall``, ``managed_gc``, ``gc_pause``,
+        ``queued.<root>``, ``switched``, ``gc_mark``, ``faulted``, ``unexplained``; see
+        golat._outliers), from :attr:`outliers`. ``covered`` says how many of the tail's
+        requests the record holds (the ``outliers`` slowest per worker are always exact).
+        None when the run kept no outliers."""
+        if not self.tail:
+            return None
+        exact = self.tail["per_worker"]
+        if self.tail["threshold_ns"] > 0 and not self.tail["dropped"]:
+            over = int((self.outliers["latency_ns"] >= self.tail["threshold_ns"]).sum())
+            exact = max(exact, over)
+        base = self.value("p50") if self.latency.count else 0.0
+        return _outliers.causes(self.outliers, self.requests, percentile, base, exact)
 
     def summary(self, which: str = "latency") -> dict[str, float]:
         """``{"p50": ns, "p90": ..., "p99_99": ..., "max": ..., "mean": ..., "stddev": ...}``."""
@@ -353,6 +379,8 @@ class Result:
             "inputs": [r.to_dict() for r in self.inputs],
             "steps": [x.to_dict() for x in self.steps] if self.steps else None,
             "queued": self.queued,
+            "tail": ({**self.tail, "outliers": _outliers.to_columns(self.outliers)}
+                     if self.tail else None),
         }  # fmt: skip
 
     def to_json(self, indent: int | None = None) -> str:
@@ -393,6 +421,10 @@ class Result:
             start_unix_ns=d.get("start_unix_ns"), window_unix_ns=d.get("window_unix_ns"),
             inputs=[cls.from_dict(x) for x in d.get("inputs") or []],
         )  # fmt: skip
+        if d.get("tail"):
+            tail = dict(d["tail"])
+            r.outliers = _outliers.from_records(tail.pop("outliers"))
+            r.tail = tail
         if d["version"] >= 4:
             _check_v4(d, r)
         return r
@@ -407,7 +439,7 @@ _CORE_KEYS = {
     "requests", "warmup_requests", "late_starts", "late_threshold_ns", "stalls", "measured_ns",
     "achieved_rate", "interrupted", "workers", "gc", "histograms", "counts_len", "precision",
     "gomaxprocs", "go_version", "error", "timeline", "workload", "config", "start_unix_ns",
-    "window_unix_ns", "steps", "queued",
+    "window_unix_ns", "steps", "queued", "tail",
 }  # fmt: skip
 
 
@@ -441,13 +473,18 @@ _V4_KEYS = {
 }  # fmt: skip
 
 
+_V5_KEYS = _V4_KEYS | {"tail"}
+
+
 def _check_v4(d: dict[str, Any], r: Result) -> None:
-    """A version 4 document is read strictly: no unknown key, wall-clock times are ints or
-    null, a merged result's histograms are the sums of its inputs'. Raises ConfigError."""
-    unknown = sorted(set(d) - _V4_KEYS)
+    """A version 4 or 5 document is read strictly: no unknown key, wall-clock times are
+    ints or null, a merged result's histograms are the sums of its inputs'. Raises
+    ConfigError."""
+    keys = _V5_KEYS if d["version"] >= 5 else _V4_KEYS
+    unknown = sorted(set(d) - keys)
     if unknown:
         raise ConfigError(
-            f"golat result: unknown key(s) {unknown}; version 4 has {sorted(_V4_KEYS)}"
+            f"golat result: unknown key(s) {unknown}; version {d['version']} has {sorted(keys)}"
         )
     for key in ("start_unix_ns", "window_unix_ns"):
         v = d.get(key)

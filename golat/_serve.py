@@ -14,7 +14,7 @@ from typing import Any
 
 from . import _native, _topology, _units
 from ._histogram import Histogram
-from ._settings import SERVE, RunSettings, gc_percent_for
+from ._settings import SERVE, RunSettings
 from .errors import ConfigError
 from .workloads import HTTP, Noop, Workload, is_loopback
 
@@ -48,16 +48,9 @@ def server_cpus(cpus: Any) -> tuple[int, ...]:
 def tuning_doc(rs: RunSettings) -> dict[str, Any]:
     """The server document's tuning part: GC (a memory limit with the collector off, as a
     run has), the managed controller, CPUs, GOMAXPROCS, locked handler threads, stall."""
-    gc_doc: dict[str, int] = {}
-    p = gc_percent_for(rs.gc)
-    if p is not None:
-        gc_doc["gc_percent"] = p
-    if rs.memory_limit is not None:
-        gc_doc["memory_limit"] = rs.memory_limit
-    elif p == -1:
-        from .runtime import default_memory_limit
+    from .runtime import default_memory_limit
 
-        gc_doc["memory_limit"] = default_memory_limit()
+    gc_doc = rs.gc_doc(default_memory_limit())
     managed = None
     if rs.gc == "managed":
         # No schedule to read: collect once no request is in flight, waiting up to 100 ms.

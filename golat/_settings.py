@@ -331,6 +331,14 @@ class RunSettings:
     late_threshold: float = setting(
         _DURATION_1H, 10e-6, "a request starting later than this after its intended start is "
         "counted as a late start")  # fmt: skip
+    outliers: int = setting(
+        Int(0, 100_000), 100,
+        "slowest requests each worker keeps with what overlapped them (GC pause or mark, "
+        "managed GC, stall, backlog, thread switches and faults): Result.outliers and the "
+        "cause summary; 0 keeps none")  # fmt: skip
+    outlier_threshold: float | None = setting(
+        OrNone(Seconds(1, 3_600_000_000_000), none_doc=0), None,
+        "also keep every request at least this slow (up to 10,000 per worker)")  # fmt: skip
     cpu_dma_latency: float | None = setting(
         OrNone(Seconds(0, 2_000_000_000_000, quantum_ns=1000)), None,
         "hold /dev/cpu_dma_latency at this bound during the run (0: no deep idle states, as "
@@ -492,6 +500,16 @@ class RunSettings:
         doc["requests"] = self.requests or 0
         doc["stall"] = self.stall.spec() if self.stall else None
         doc["timeline_ns"] = round(self.timeline * 1e9) if self.timeline else 0
+        doc["gc"] = self.gc_doc(default_memory_limit)
+        doc["managed_gc"] = self._managed_doc(threads.workers) if self.gc == "managed" else None
+        doc["workers"] = threads.workers
+        doc.update(threads.doc())
+        return doc
+
+    def gc_doc(self, default_memory_limit: int) -> dict[str, int]:
+        """The collector's settings as the core reads them (a run's and a server's "gc"):
+        the GC percent of ``gc`` and the memory limit, ``default_memory_limit`` with the
+        collector off when none is given (GC off is never unbounded)."""
         gc: dict[str, int] = {}
         p = gc_percent_for(self.gc)
         if p is not None:
@@ -500,11 +518,7 @@ class RunSettings:
             gc["memory_limit"] = self.memory_limit
         elif p == -1:
             gc["memory_limit"] = default_memory_limit
-        doc["gc"] = gc
-        doc["managed_gc"] = self._managed_doc(threads.workers) if self.gc == "managed" else None
-        doc["workers"] = threads.workers
-        doc.update(threads.doc())
-        return doc
+        return gc
 
     def _managed_doc(self, workers: int) -> dict[str, int]:
         """The managed-GC controller's settings: heap read 1 ms to 50 ms apart (more often as

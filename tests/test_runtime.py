@@ -67,3 +67,17 @@ def test_gomaxprocs():
 def test_bad_input(call, arg, match):
     with pytest.raises(errors.ConfigError, match=match):
         call(arg)
+
+
+def test_runtime_histogram_percentile_takes_0_to_100_like_histogram():
+    """One scale for percentiles: RuntimeHistogram.percentile(99) as Histogram.percentile(99)
+    (it was quantile(0.99) once)."""
+    from golat.runtime import RuntimeHistogram
+
+    h = RuntimeHistogram.from_dict({"buckets": [0.0, 1.0, 2.0, 3.0, 4.0], "counts": [50, 40, 9, 1]})
+    assert h.percentile(50) == 1.0 and h.percentile(90) == 2.0 and h.percentile(99) == 3.0
+    assert h.percentile(100) == 4.0 and h.max() == 4.0
+    assert not hasattr(h, "quantile")
+    for bad in (-1, 100.5, True, "99"):
+        with pytest.raises(errors.ConfigError, match="percentile must be a number in 0..100"):
+            h.percentile(bad)

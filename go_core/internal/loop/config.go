@@ -46,6 +46,10 @@ type Config struct {
 	// RateSteps is a ramp: each step's rate held for its duration, in turn (the warm-up
 	// runs at the first step's rate). DurationNs is then their sum, and Rate 0.
 	RateSteps []sched.Step `json:"rate_steps"`
+	// Outliers is how many of its slowest requests each worker keeps with their causes;
+	// OutlierThresholdNs > 0 also keeps every request at least that slow (bounded).
+	Outliers           int   `json:"outliers"`
+	OutlierThresholdNs int64 `json:"outlier_threshold_ns"`
 	// Pool is the handle of the pool whose threads run this (0: threads of its own); the
 	// exports read it, the loop does not.
 	Pool int64 `json:"pool"`
@@ -60,9 +64,12 @@ type Stall struct {
 
 const maxNs = int64(3600e9) // one hour, the histograms' top
 
+// maxOutliers bounds the slowest requests a worker keeps.
+const maxOutliers = 100_000
+
 // Parse decodes and validates a run document.
 func Parse(doc []byte) (Config, workload.Workload, error) {
-	c := Config{Workers: 1, Precision: 2, Arrivals: "constant", LateThresholdNs: 10_000}
+	c := Config{Workers: 1, Precision: 2, Arrivals: "constant", LateThresholdNs: 10_000, Outliers: 100}
 	if err := jsondoc.Decode("run config", doc, &c); err != nil {
 		return c, nil, err
 	}
@@ -92,6 +99,10 @@ func Parse(doc []byte) (Config, workload.Workload, error) {
 		return c, nil, fmt.Errorf("start_at_unix_ns must be 0 (at once) or a wall-clock instant within the next hour, got %d", c.StartAtUnixNs)
 	case c.LateThresholdNs < 0:
 		return c, nil, fmt.Errorf("late_threshold_ns must be >= 0, got %d", c.LateThresholdNs)
+	case c.Outliers < 0 || c.Outliers > maxOutliers:
+		return c, nil, fmt.Errorf("outliers must be in 0..%d (slowest requests kept per worker), got %d", maxOutliers, c.Outliers)
+	case c.OutlierThresholdNs < 0 || c.OutlierThresholdNs > maxNs:
+		return c, nil, fmt.Errorf("outlier_threshold_ns must be 0 (none) or in 1..%d, got %d", maxNs, c.OutlierThresholdNs)
 	}
 	if len(c.RateSteps) > 0 {
 		if err := sched.Check(c.RateSteps); err != nil {

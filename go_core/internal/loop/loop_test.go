@@ -48,6 +48,8 @@ func TestParseRejects(t *testing.T) {
 		{"workload", map[string]any{"workload": map[string]any{"kind": "nope"}}, "unknown workload"},
 		{"spin ns", map[string]any{"workload": map[string]any{"kind": "spin", "ns": 0}}, "spin: ns"},
 		{"no workload", map[string]any{"workload": nil}, "no workload"},
+		{"outliers", map[string]any{"outliers": -1}, "outliers must be"},
+		{"outlier threshold", map[string]any{"outlier_threshold_ns": -5}, "outlier_threshold_ns must be"},
 		{"unknown key", map[string]any{"wokers": 2}, `run config: unknown key "wokers"`},
 		{"unknown nested key", map[string]any{"gc": map[string]any{"gc_precent": 5}}, `unknown key "gc.gc_precent" (allowed in gc: gc_percent, memory_limit)`},
 		{"unknown stall key", map[string]any{"stall": map[string]any{"every": 1}}, `unknown key "stall.every"`},

@@ -15,6 +15,7 @@ import (
 	"golat/go_core/internal/gcmanage"
 	"golat/go_core/internal/hist"
 	"golat/go_core/internal/sched"
+	"golat/go_core/internal/tail"
 	"golat/go_core/internal/threadstat"
 	"golat/go_core/internal/workload"
 )
@@ -107,6 +108,8 @@ type Report struct {
 	Classes []ClassReport `json:"classes,omitempty"`
 	// Steps is a ramp's record, one entry per step (rate_steps only).
 	Steps []StepReport `json:"steps,omitempty"`
+	// Tail is the slowest requests with the facts that explain them (nil: not kept).
+	Tail *TailReport `json:"tail,omitempty"`
 	// Workload is the workload that ran as the core decoded it (wire form, defaults
 	// filled in): Python reads it back into the same workload it sent.
 	Workload json.RawMessage `json:"workload"`
@@ -173,6 +176,9 @@ func start(doc []byte, pool *Pool) (*Run, error) {
 		}
 		w.thread = pool.Info(i)
 		w.run, w.tlOn = r, cfg.TimelineNs > 0
+		if r.tailOn() {
+			w.slow.keep = tail.NewKeeper(cfg.Outliers, cfg.OutlierThresholdNs)
+		}
 		if len(cfg.RateSteps) > 0 {
 			if w.steps, err = newStepStats(len(cfg.RateSteps), cfg.Precision); err != nil {
 				r.endPool()
@@ -332,6 +338,10 @@ func (r *Run) coordinate() {
 	for _, w := range r.workers {
 		w.tl.boundary = r.measureFrom + r.cfg.TimelineNs
 	}
+	var watch *tail.Watcher
+	if r.tailOn() {
+		watch = tail.StartWatcher(gcPollNs)
+	}
 	var ctl *gcmanage.Controller
 	if r.cfg.Managed != nil {
 		ctl = gcmanage.Start(*r.cfg.Managed, gcctl.SetMemoryLimit(-1), r.idleFor)
@@ -445,6 +455,11 @@ func (r *Run) coordinate() {
 		})
 	}
 	rep.GC.RuntimeCycles = rep.GC.Cycles - min(rep.GC.Cycles, rep.GC.ControllerCycles)
+	managed := make([]tail.Span, 0, len(events))
+	for _, e := range events {
+		managed = append(managed, tail.Span{Cycle: e.Cycle, From: e.StartNs, To: e.EndNs})
+	}
+	rep.Tail = r.tailReport(watch, managed)
 	rep.Timeline = tl
 	rep.StartUnixNs, rep.WindowUnixNs = t0+wallOffset, measureFrom+wallOffset
 	r.mu.Lock()

@@ -69,6 +69,7 @@ type worker struct {
 	// classes holds one latency histogram per outcome class when the workload is a
 	// workload.Classifier (an HTTP status ...); a class's histogram is made on first sight.
 	classes map[int]*hist.Histogram
+	slow    slowState // the slowest requests and what explains them (outliers.go)
 }
 
 const (
@@ -122,6 +123,7 @@ func newWorker(id, precision int) (*worker, error) {
 func (w *worker) prepare(r *Run) (req workload.Request, cleanup func(), err error) {
 	if w.thread.TID != 0 {
 		w.stats = threadstat.Open(w.thread.TID)
+		w.slow.startUsage()
 	}
 	req, closeWl, err := r.wl.NewWorker(w.id, r.cfg.Workers)
 	if closeWl == nil {
@@ -340,7 +342,8 @@ func (w *worker) staller(r *Run) func(start int64) {
 		if start >= next {
 			w.stalls++
 			next = clock.SatAdd(next, s.EveryNs)
-			clock.SpinUntilOr(start+s.DurationNs, &r.stop)
+			end, _ := clock.SpinUntilOr(start+s.DurationNs, &r.stop)
+			w.slow.noteStall(start, end)
 		}
 	}
 }
@@ -363,7 +366,11 @@ func (w *worker) Record(intended, start, done int64, class int, queued bool) boo
 	}
 	if done >= w.nextCPU {
 		w.sampleCPU()
+		w.slow.refreshUsage()
 		w.nextCPU = done + cpuSampleNs
+	}
+	if !queued {
+		w.slow.backlogFrom = intended
 	}
 	if intended < r.measureFrom {
 		w.warmup++
@@ -371,6 +378,9 @@ func (w *worker) Record(intended, start, done int64, class int, queued bool) boo
 	}
 	lat := done - intended
 	w.latency.RecordValue(lat)
+	if w.slow.keep.Slow(lat) {
+		w.slow.note(intended, start, done, queued)
+	}
 	if w.tlOn {
 		if w.open {
 			w.tl.recordOpen(r, done, lat, done-start)

@@ -42,3 +42,10 @@ func (c Counters) Sub(earlier Counters) Counters {
 		CacheMisses:       d(c.CacheMisses, earlier.CacheMisses),
 	}
 }
+
+// Usage is what Self reads of the calling thread: cumulative counts.
+type Usage struct {
+	InvoluntarySwitches int64
+	MinorFaults         int64
+	MajorFaults         int64
+}

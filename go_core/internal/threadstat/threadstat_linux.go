@@ -195,3 +195,17 @@ func tlbFrom(path string) int64 {
 	}
 	return -1
 }
+
+// rusageThread is RUSAGE_THREAD: getrusage for the calling thread only.
+const rusageThread = 1
+
+// Self reads the calling thread's involuntary switches and page faults with one
+// getrusage(RUSAGE_THREAD) call (no file, no descriptor): cheap enough to take when a
+// request turns out slow. Call it on the thread it is about (a locked goroutine).
+func Self() (Usage, bool) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(rusageThread, &ru); err != nil {
+		return Usage{}, false
+	}
+	return Usage{InvoluntarySwitches: ru.Nivcsw, MinorFaults: ru.Minflt, MajorFaults: ru.Majflt}, true
+}

@@ -85,3 +85,30 @@ func TestSubKeepsUnknown(t *testing.T) {
 		t.Errorf("%+v", d)
 	}
 }
+
+// Self sees the calling thread fault pages in.
+func TestSelfCountsFaults(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	before, ok := Self()
+	if !ok {
+		t.Fatal("getrusage(RUSAGE_THREAD) failed")
+	}
+	b, _ := syscall.Mmap(-1, 0, 64<<12, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANON)
+	for i := 0; i < len(b); i += os.Getpagesize() {
+		b[i] = 1
+	}
+	syscall.Munmap(b)
+	after, _ := Self()
+	if d := after.MinorFaults - before.MinorFaults; d < 64 {
+		t.Errorf("%d minor faults, want >= 64", d)
+	}
+}
+
+func BenchmarkSelf(b *testing.B) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	for i := 0; i < b.N; i++ {
+		Self()
+	}
+}
