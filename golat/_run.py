@@ -14,7 +14,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from . import _env, _native, _placement, _pmqos, _threads, _topology, runtime
+from . import _env, _interrupts, _native, _placement, _pmqos, _threads, _topology, runtime
 from ._result import Result
 from ._settings import RunSettings, Stall
 from .errors import ConfigError, CoreError, OverloadWarning
@@ -152,9 +152,11 @@ def process_facts(cpu_before: float) -> dict[str, Any]:
 
 def _execute(doc: dict[str, Any], progress: Progress | None, keep_on_interrupt: bool) -> Result:
     planned = (doc["warmup_ns"] + doc["duration_ns"]) / 1e9 if doc["duration_ns"] else math.nan
-    handle = _native.run_start(doc)
+    handle = None
     try:
         try:
+            with _interrupts.deferred():  # a Ctrl-C now comes once the handle is kept
+                handle = _native.run_start(doc)
             while True:
                 ended, served, elapsed_ns = _native.run_poll(handle)
                 if progress is not None:
@@ -163,18 +165,30 @@ def _execute(doc: dict[str, Any], progress: Progress | None, keep_on_interrupt: 
                     break
                 time.sleep(POLL_S)
         except KeyboardInterrupt:
-            _native.run_stop(handle, wait=True)
+            if handle is None:
+                raise
+            stop_and_wait(handle)
             if not keep_on_interrupt:
                 raise
         report, counts = _native.run_result(handle)
     except BaseException:
-        _native.run_stop(handle, wait=True)
+        if handle is not None:
+            _native.run_stop(handle, wait=True)
         raise
     finally:
-        _native.run_free(handle)
+        if handle is not None:
+            _native.run_free(handle)
     if report.get("error"):
         raise CoreError(f"the run failed in the Go core: {report['error']}")
     return Result.from_core(report, counts, config=doc, environment=_env.collect())
+
+
+def stop_and_wait(handle: int) -> None:
+    """Stop a run and wait for its workers (the core ends every wait within 200 ms of a
+    stop), polling so that a second Ctrl-C is not held up by a call into the core."""
+    _native.run_stop(handle, wait=False)
+    while not _native.run_poll(handle)[0]:
+        time.sleep(0.01)
 
 
 JITTER_NOTE = (
