@@ -151,6 +151,7 @@ def test_a_metric_can_judge_golats_own_value(peers):
     e = peers.measure(run, reps=3, log=lambda s: None)["metrics"]["p99"]
     assert e["ours_median"] == 40e6 and e["meets_ours_target"] is True
     assert "golat's value 20 ms..60 ms: met" in peers._target_text(e)
+    assert peers._range((0.8, 1e9)) == ">= 0.8" and peers._range((0, 1.5)) == "0..1.5"
     run.ours = lambda: {"p99": 2e6}
     e = peers.measure(run, reps=1, log=lambda s: None)["metrics"]["p99"]
     assert e["meets_ours_target"] is False
