@@ -23,9 +23,10 @@ type slowState struct {
 	// The counters of the thread the worker ran on, as last read, and when: an unlocked
 	// worker's goroutine may move to another thread, and a difference counts only when
 	// both readings were on the same one.
-	usage   threadstat.Usage
-	usageAt int64
-	usageOK bool
+	usage       threadstat.Usage
+	usageAt     int64
+	usageOK     bool
+	nextRefresh int64
 }
 
 // startUsage takes the first reading of the worker thread's counters; call it on the
@@ -38,14 +39,19 @@ func (s *slowState) startUsage() {
 	s.usageAt = clock.Now()
 }
 
-// refreshUsage renews the reading (about once a millisecond, between requests), so a
-// slow request's counters cover little more than itself.
-func (s *slowState) refreshUsage() {
-	if !s.usageOK {
+// usageEveryNs spaces the readings of the thread's counters between requests.
+const usageEveryNs = 1_000_000
+
+// tick renews the reading about once a millisecond, after a request that did not make
+// the record (a slow one takes its own reading first), so a slow request's counters
+// cover little more than itself.
+func (s *slowState) tick(done int64) {
+	if !s.usageOK || done < s.nextRefresh {
 		return
 	}
 	if u, ok := threadstat.Self(); ok {
 		s.usage, s.usageAt = u, clock.Now()
+		s.nextRefresh = s.usageAt + usageEveryNs
 	}
 }
 
@@ -68,6 +74,7 @@ func (s *slowState) note(intended, start, done int64, queued bool) {
 				r.CountersFrom = s.usageAt
 			}
 			s.usage, s.usageAt = u, clock.Now()
+			s.nextRefresh = s.usageAt + usageEveryNs
 		}
 	}
 	s.keep.Add(r)

@@ -366,7 +366,6 @@ func (w *worker) Record(intended, start, done int64, class int, queued bool) boo
 	}
 	if done >= w.nextCPU {
 		w.sampleCPU()
-		w.slow.refreshUsage()
 		w.nextCPU = done + cpuSampleNs
 	}
 	if !queued {
@@ -374,12 +373,15 @@ func (w *worker) Record(intended, start, done int64, class int, queued bool) boo
 	}
 	if intended < r.measureFrom {
 		w.warmup++
+		w.slow.tick(done)
 		return true
 	}
 	lat := done - intended
 	w.latency.RecordValue(lat)
 	if w.slow.keep.Slow(lat) {
 		w.slow.note(intended, start, done, queued)
+	} else {
+		w.slow.tick(done)
 	}
 	if w.tlOn {
 		if w.open {
