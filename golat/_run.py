@@ -14,7 +14,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from . import _env, _interrupts, _native, _pmqos, _threads, runtime
+from . import _env, _interrupts, _native, _placement, _pmqos, _threads, _topology, runtime
 from ._result import Result
 from ._settings import RunSettings, Stall
 from .errors import ConfigError, CoreError, OverloadWarning
@@ -81,6 +81,8 @@ def thread_notes(workload: Workload, plan: _threads.ThreadPlan) -> dict[str, Any
             "this machine has one NUMA node: all memory is local, so placement holds "
             "trivially and local vs remote latency cannot be compared here"
         )
+    if plan.cpus_note:
+        out["placement_note"] = plan.cpus_note
     return out
 
 
@@ -111,6 +113,8 @@ def execute(
     result.extra["process"] = process_facts(cpu)
     result.settings = prep.settings
     result.extra.update(prep.notes)
+    if any(w.extra.get("placement") for w in result.workers):
+        _placement.annotate(result, _topology.topology())
     if prep.settings.cpu_dma_latency is not None:
         result.extra["cpu_dma_latency_us"] = round(prep.settings.cpu_dma_latency * 1e6)
     if result.workload is not None and result.workload.kind == "jitter" and (

@@ -12,7 +12,7 @@ PACKAGE = Path(golat.__file__).parent
 
 MODELS = {"_params", "_settings", "workloads", "_result", "_comparison", "_histogram",
           "_timeline", "_ramp", "_units", "_slo", "_stats", "_gctrace", "_hlog", "_merge",
-          "_topology", "_render", "_version", "errors", "_outliers"}  # fmt: skip
+          "_topology", "_placement", "_render", "_version", "errors", "_outliers"}  # fmt: skip
 RENDERERS = {"_format", "_plot"}
 ORCHESTRATION = {"_run", "_pool", "_measure", "_compare", "_serve", "fleet"}
 ENTRY_POINTS = {"_cli", "_worker", "_fleet_cli", "_fleet_child", "__main__"}
