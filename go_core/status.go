@@ -15,7 +15,6 @@ import (
 
 	"golat/go_core/internal/handles"
 	"golat/go_core/internal/httpserve"
-	"golat/go_core/internal/jsondoc"
 	"golat/go_core/internal/loop"
 	"golat/go_core/internal/numa"
 	"golat/go_core/internal/osthread"
@@ -142,13 +141,6 @@ func activeRuns() int {
 	return n
 }
 
-// PoolDoc is a pool's document: its workers and their thread settings.
-type PoolDoc struct {
-	Version int `json:"version"`
-	Workers int `json:"workers"`
-	loop.Threads
-}
-
 // PoolInfo is what a pool reports about its threads.
 type PoolInfo struct {
 	Workers    int               `json:"workers"`
@@ -158,12 +150,9 @@ type PoolInfo struct {
 }
 
 func newPool(doc []byte) (int64, error) {
-	var d PoolDoc
-	if err := jsondoc.Decode("pool config", doc, &d); err != nil {
+	d, err := loop.ParsePool(doc)
+	if err != nil {
 		return 0, err
-	}
-	if d.Version != loop.ConfigVersion {
-		return 0, fmt.Errorf("pool config version %d is not supported (this core reads %d)", d.Version, loop.ConfigVersion)
 	}
 	p, err := loop.NewPool(d.Threads, d.Workers)
 	if err != nil {

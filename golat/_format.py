@@ -404,6 +404,8 @@ def threads_lines(r: Result) -> list[str]:
             where = " ".join(
                 f"n{n}:{100 * k / located:.0f}%" for n, k in sorted(place["by_node"].items())
             )
+            if place.get("locality") in ("local", "remote", "mixed"):
+                where += f" ({place['locality']})"
         rows.append([
             str(w.id), str(th.get("cpu")) if th.get("cpu", -1) >= 0 else "-",
             _cpus_text(x.get("ran_on_cpus")), th.get("policy", "-"),
@@ -426,7 +428,7 @@ def threads_lines(r: Result) -> list[str]:
         "counters: " + (", ".join(sorted(s for s in sources if s)) or "none (threads not locked)")
     )
     out.append("; ".join(facts))
-    for key in ("numa_note", "jitter_note"):
+    for key in ("numa_note", "placement_note", "jitter_note"):
         if r.extra.get(key):
             out.append("note: " + r.extra[key])
     return out

@@ -36,12 +36,17 @@ def _is_number(v: object) -> bool:
     return isinstance(v, numbers.Real) and not isinstance(v, bool)
 
 
+def _is_whole(v: object) -> bool:
+    """A whole number (an int, or a float with no fraction; never nan or inf)."""
+    return _is_number(v) and (not isinstance(v, float) or v.is_integer())
+
+
 def check_range(label: str, v: float, lo: float, hi: float, what: str = "") -> None:
     """Raise ConfigError naming ``label`` and the allowed range unless lo <= v <= hi."""
     if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
         raise ConfigError(f"{label} must be a finite number, got {v!r}")
     if not lo <= v <= hi:
-        if hi >= INT64_MAX:
+        if hi >= INT64_MAX and v < lo:
             raise ConfigError(f"{label} must be >= {_fmt_bound(lo, what)}, got "
                               f"{_fmt_bound(v, what)}")  # fmt: skip
         raise ConfigError(f"{label} must be in {_fmt_bound(lo, what)}..{_fmt_bound(hi, what)}, "
@@ -184,7 +189,7 @@ class Nanos(Kind):
     describe = "a duration (10us, 2ms; a bare number is ns)"
 
     def check(self, label: str, v: Any) -> int:
-        if not _is_number(v) or v != int(v):
+        if not _is_whole(v):
             raise ConfigError(f"{label} must be a whole number of ns, got {v!r}")
         v = int(v)
         check_range(label, v, self.lo, self.hi, "ns")
@@ -206,7 +211,7 @@ class Micros(Kind):
     describe = "a duration (0us, 20us; a bare number is µs)"
 
     def check(self, label: str, v: Any) -> int:
-        if not _is_number(v) or v != int(v):
+        if not _is_whole(v):
             raise ConfigError(f"{label} must be a whole number of µs, got {v!r}")
         v = int(v)
         check_range(label, v, self.lo, self.hi)
@@ -233,7 +238,7 @@ class Bytes(Kind):
     def check(self, label: str, v: Any) -> int:
         if isinstance(v, str):
             v = parse_bytes(v, label)
-        if not _is_number(v) or v != int(v):
+        if not _is_whole(v):
             raise ConfigError(f"{label} must be a whole number of bytes (or text like 1KiB), "
                               f"got {v!r}")  # fmt: skip
         v = int(v)

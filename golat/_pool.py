@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import _native, _run, _threads
+from . import _interrupts, _native, _run, _threads
 from ._result import Result
 from ._settings import THREAD, RunSettings
 from .errors import ConfigError, CoreError
@@ -46,9 +46,10 @@ class Pool:
         """Start the worker threads (idempotent). Raises PermissionDenied when the OS
         refuses the policy or mlock, ConfigError for a CPU that vanished meanwhile."""
         if self._handle is None:
-            self._handle = _native.pool_new(
-                {"version": 1, "workers": self.plan.workers, **self.plan.doc()}
-            )
+            with _interrupts.deferred():  # a Ctrl-C now comes once the handle is kept
+                self._handle = _native.pool_new(
+                    {"version": 1, "workers": self.plan.workers, **self.plan.doc()}
+                )
         return self
 
     def close(self) -> None:

@@ -14,7 +14,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from . import _env, _native, _pmqos, _threads, runtime
+from . import _env, _interrupts, _native, _placement, _pmqos, _threads, _topology, runtime
 from ._result import Result
 from ._settings import RunSettings, Stall
 from .errors import ConfigError, CoreError, OverloadWarning
@@ -81,6 +81,8 @@ def thread_notes(workload: Workload, plan: _threads.ThreadPlan) -> dict[str, Any
             "this machine has one NUMA node: all memory is local, so placement holds "
             "trivially and local vs remote latency cannot be compared here"
         )
+    if plan.cpus_note:
+        out["placement_note"] = plan.cpus_note
     return out
 
 
@@ -111,6 +113,8 @@ def execute(
     result.extra["process"] = process_facts(cpu)
     result.settings = prep.settings
     result.extra.update(prep.notes)
+    if any(w.extra.get("placement") for w in result.workers):
+        _placement.annotate(result, _topology.topology())
     if prep.settings.cpu_dma_latency is not None:
         result.extra["cpu_dma_latency_us"] = round(prep.settings.cpu_dma_latency * 1e6)
     if result.workload is not None and result.workload.kind == "jitter" and (
@@ -148,9 +152,11 @@ def process_facts(cpu_before: float) -> dict[str, Any]:
 
 def _execute(doc: dict[str, Any], progress: Progress | None, keep_on_interrupt: bool) -> Result:
     planned = (doc["warmup_ns"] + doc["duration_ns"]) / 1e9 if doc["duration_ns"] else math.nan
-    handle = _native.run_start(doc)
+    handle = None
     try:
         try:
+            with _interrupts.deferred():  # a Ctrl-C now comes once the handle is kept
+                handle = _native.run_start(doc)
             while True:
                 ended, served, elapsed_ns = _native.run_poll(handle)
                 if progress is not None:
@@ -159,18 +165,30 @@ def _execute(doc: dict[str, Any], progress: Progress | None, keep_on_interrupt: 
                     break
                 time.sleep(POLL_S)
         except KeyboardInterrupt:
-            _native.run_stop(handle, wait=True)
+            if handle is None:
+                raise
+            stop_and_wait(handle)
             if not keep_on_interrupt:
                 raise
         report, counts = _native.run_result(handle)
     except BaseException:
-        _native.run_stop(handle, wait=True)
+        if handle is not None:
+            _native.run_stop(handle, wait=True)
         raise
     finally:
-        _native.run_free(handle)
+        if handle is not None:
+            _native.run_free(handle)
     if report.get("error"):
         raise CoreError(f"the run failed in the Go core: {report['error']}")
     return Result.from_core(report, counts, config=doc, environment=_env.collect())
+
+
+def stop_and_wait(handle: int) -> None:
+    """Stop a run and wait for its workers (the core ends every wait within 200 ms of a
+    stop), polling so that a second Ctrl-C is not held up by a call into the core."""
+    _native.run_stop(handle, wait=False)
+    while not _native.run_poll(handle)[0]:
+        time.sleep(0.01)
 
 
 JITTER_NOTE = (

@@ -293,7 +293,8 @@ class RunSettings:
         scope=(THREAD, SERVE), core="custom")  # fmt: skip
     cpus: CPUs = setting(
         _CPUsKind(), None,
-        "pin each worker's thread to its own CPU: auto (CPUs on one node, CPU 0 last), node:K, "
+        "pin each worker's thread to its own CPU: auto (CPUs on one node, or spread over the "
+        "nearest nodes when none has enough; CPU 0 last), node:K, "
         "or a list of CPU ids", scope=(THREAD, SERVE), core="custom",
         serve_help="every thread of the server's process runs on these CPUs, as taskset "
         "would (a list or range; auto and node:K choose one CPU); restored when it "

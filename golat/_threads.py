@@ -21,7 +21,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any, Union
 
-from . import _topology, _units
+from . import _placement, _topology, _units
 from .errors import ConfigError, StarvationWarning
 
 CPUs = Union[None, str, "list[int]", "tuple[int, ...]"]
@@ -43,6 +43,7 @@ class ThreadPlan:
     mlock: bool
     gomaxprocs: int  # 0: left as it is
     node_count: int
+    cpus_note: str = ""  # how cpus="auto" placed the workers, when it spread them over nodes
 
     @property
     def realtime(self) -> bool:
@@ -86,20 +87,23 @@ def _node_arg(text: str, what: str) -> int:
         raise ConfigError(f"{what}: node {text!r} is not a whole number") from None
 
 
-def resolve_cpus(topo: _topology.Topology, cpus: CPUs, workers: int | None) -> tuple[int, ...]:
-    """The CPU of each worker (``()``: not pinned); raises ConfigError for CPUs not
-    allowed, absent nodes, duplicates, or a worker count that does not match."""
+def resolve_cpus(
+    topo: _topology.Topology, cpus: CPUs, workers: int | None
+) -> tuple[tuple[int, ...], str]:
+    """The CPU of each worker (``()``: not pinned) and a note when ``"auto"`` spread the
+    workers over nodes (else ""); raises ConfigError for CPUs not allowed, absent nodes,
+    duplicates, or a worker count that does not match."""
     if cpus is None:
-        return ()
+        return (), ""
     if isinstance(cpus, str):
         text = cpus.strip().lower()
         if text == "auto" or text.startswith("node:"):
             n = 1 if workers is None else workers
-            node = None
-            if text != "auto":
-                node = _node_arg(text[5:], f"cpus={cpus!r}")
-                _topology.check_node(topo, node)
-            return _topology.auto_cpus(topo, n, node)
+            if text == "auto":
+                return _auto(topo, n)
+            node = _node_arg(text[5:], f"cpus={cpus!r}")
+            _topology.check_node(topo, node)
+            return _topology.auto_cpus(topo, n, node), ""
         cpus = _topology.parse_cpulist(text)
     if not isinstance(cpus, (list, tuple)) or not cpus:
         raise ConfigError(
@@ -121,7 +125,18 @@ def resolve_cpus(topo: _topology.Topology, cpus: CPUs, workers: int | None) -> t
         raise ConfigError(
             f"cpus lists {len(chosen)} CPUs for {workers} workers; give one CPU per worker"
         )
-    return chosen
+    return chosen, ""
+
+
+def _auto(topo: _topology.Topology, n: int) -> tuple[tuple[int, ...], str]:
+    """``cpus="auto"``: one node when one can hold the workers, else spread over the
+    nearest nodes (see golat/_placement.py)."""
+    try:
+        return _topology.auto_cpus(topo, n), ""
+    except ConfigError:
+        if len(topo.nodes) < 2 or not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise
+    return _placement.spread_cpus(topo, n, lambda node, k: _topology.auto_cpus(topo, k, node))
 
 
 def resolve_numa(topo: _topology.Topology, numa: str | None) -> tuple[str, tuple[int, ...]]:
@@ -182,7 +197,7 @@ def plan(
     pol, prio = parse_policy(policy)
     changes_thread = cpus is not None or bool(pol) or numa is not None
     topo = topo or _topology.topology()
-    chosen = resolve_cpus(topo, cpus, workers)
+    chosen, cpus_note = resolve_cpus(topo, cpus, workers)
     if workers is None:
         workers = len(chosen) or 1
     mode, nodes = resolve_numa(topo, numa)
@@ -222,4 +237,5 @@ def plan(
     return ThreadPlan(
         workers=workers, lock_os_thread=lock, cpus=chosen, policy=pol, priority=prio,
         numa=mode, numa_nodes=nodes, mlock=mlock, gomaxprocs=procs, node_count=len(topo.nodes),
+        cpus_note=cpus_note,
     )  # fmt: skip

@@ -130,9 +130,16 @@ class Noop(Workload):
 
 @dataclass(frozen=True)
 class Spin(Workload):
-    """Busy-waits ``ns`` nanoseconds of wall time per request."""
+    """Busy-waits a service time of wall time per request: ``ns`` nanoseconds each time
+    (``dist="const"``), or drawn with mean ``ns`` from an exponential (``"exp"``) or a
+    lognormal distribution (``"lognormal"``, ``sigma`` the standard deviation of its log),
+    each worker from its own generator seeded with ``seed``: with Poisson arrivals and
+    ``dist="exp"`` a run is an M/M/1 queue, whose mean latency is E[S] / (1 - ρ)."""
 
     ns: int = param(Nanos(1, 60_000_000_000))
+    dist: str = param(Choice(("const", "exp", "lognormal")), "const", quiet=True)
+    sigma: float = param(Float(0.01, 4.0), 1.0, quiet=True)
+    seed: int = param(Int(0, (1 << 64) - 1), 0, quiet=True)
     kind: ClassVar[str] = "spin"
 
 

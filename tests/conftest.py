@@ -10,6 +10,21 @@ import pytest
 
 pytest_plugins = ["pytester"]  # tests/test_pytest_plugin.py runs inner pytest sessions
 
+
+def pytest_addoption(parser):
+    parser.addoption("--run-slow", action="store_true",
+                     help="also run the tests marked slow (long fuzzing runs)")  # fmt: skip
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--run-slow"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with --run-slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
 ROOT = Path(__file__).resolve().parents[1]
 GO_CORE = ROOT / "go_core"
 

@@ -95,7 +95,8 @@ def test_spin_ns_means_nanoseconds_on_the_command_line():
     assert p.returncode == 0, p.stderr
     assert p.stdout.splitlines()[0].startswith("golat run spin:ns=2us")
     doc = json.loads(p.stdout[p.stdout.index("\n{") :])  # --json - follows the table
-    assert doc["config"]["workload"] == {"kind": "spin", "ns": 2000}
+    assert doc["config"]["workload"] == {"kind": "spin", "ns": 2000, "dist": "const",
+                                         "sigma": 1.0, "seed": 0}  # fmt: skip
 
 
 def test_overload_is_stated_warned_and_recorded(recwarn):

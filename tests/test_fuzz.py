@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import re
+import subprocess
 import zlib
 
+import pytest
+from conftest import GO_CORE, go_env
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -108,3 +113,26 @@ def test_fleet_job_decoder(doc):
 
     _only_config_errors(fleet.decode_job, doc)
     _only_config_errors(fleet.decode_job, {"workload": doc, "settings": {}})
+
+
+# --- the Go core's native fuzzers -----------------------------------------------------------
+
+
+def go_fuzzers() -> list[tuple[str, str]]:
+    """(package, FuzzName) for every Go fuzzer in go_core."""
+    found = []
+    for f in sorted(GO_CORE.rglob("*_test.go")):
+        for name in re.findall(r"^func (Fuzz\w+)\(", f.read_text(), re.M):
+            found.append(("./" + str(f.parent.relative_to(GO_CORE)), name))
+    return found
+
+
+@pytest.mark.parametrize("package, name", go_fuzzers())
+def test_go_fuzzer(go, package, name):
+    # A bounded budget per fuzzer (GOLAT_GO_FUZZTIME, a Go duration or Nx); its seed
+    # corpus also runs in `go test ./...`. A failing input is saved under testdata/fuzz.
+    budget = os.environ.get("GOLAT_GO_FUZZTIME", "3s")
+    p = subprocess.run([go, "test", "-run", "^$", "-fuzz", f"^{name}$", "-fuzztime", budget,
+                        package], cwd=GO_CORE, env=go_env(), capture_output=True, text=True,
+                       timeout=900)  # fmt: skip
+    assert p.returncode == 0, p.stdout[-4000:] + p.stderr[-2000:]

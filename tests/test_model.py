@@ -181,7 +181,7 @@ def test_workload_python_go_python_is_the_identity(kind, data):
     [
         (
             {"kind": "spin", "ns": 5, "nss": 1},
-            'workload spin: unknown key "nss" \\(allowed: kind, ns\\)',
+            'workload spin: unknown key "nss" \\(allowed: dist, kind, ns, seed, sigma\\)',
         ),
         ({"kind": "noop", "x": 1}, 'workload noop: unknown key "x"'),
         ({"kind": "timer", "interval": 1000}, 'unknown key "interval"'),
@@ -206,6 +206,15 @@ def test_the_core_refuses_unknown_keys_in_every_document():
         _native.pool_new({"version": 1, "wrokers": 2})
     with pytest.raises(ConfigError, match='server config: unknown key "prot"'):
         _native.server_start({"version": 1, "prot": 80})
+
+
+def test_spin_service_distribution_text():
+    assert str(workloads.Spin(ns=10_000)) == "spin:ns=10us"  # the default stays unprinted
+    w = workloads.parse("spin:ns=10us,dist=lognormal,sigma=0.5,seed=3")
+    assert w == workloads.Spin(ns=10_000, dist="lognormal", sigma=0.5, seed=3)
+    assert w.spec() == {"kind": "spin", "ns": 10_000, "dist": "lognormal", "sigma": 0.5, "seed": 3}
+    with pytest.raises(ConfigError, match="dist"):
+        workloads.parse("spin:ns=10us,dist=pareto")
 
 
 def test_units_in_text_mean_what_python_means():

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import golat
-from golat import _native, _threads, runtime
+from golat import _native, _placement, _threads, runtime
 from golat._topology import topology
 from golat.errors import ConfigError, PermissionDenied, StarvationWarning
 from golat.workloads import Jitter, MemChase, Noop, Spin, Timer
@@ -201,6 +201,28 @@ def test_plan_on_two_node_fixture():
     with pytest.raises(ConfigError, match="nodes present: 0,2"):
         _threads.plan(workers=1, cpus=None, lock_os_thread=None, policy=None, mlock=False,
                       numa="bind:1", gomaxprocs=None, topo=t)  # fmt: skip
+
+
+def test_auto_spreads_over_nodes_when_one_is_too_small():
+    t = topology(DATA / "2node-smt-sparse")  # nodes 0 and 2, four CPUs each, distance 21
+    kw = dict(lock_os_thread=None, policy=None, mlock=False, numa="local", gomaxprocs=None)
+    p = _threads.plan(workers=4, cpus="auto", topo=t, **kw)
+    assert p.cpus == (0, 1, 4, 5) and p.cpus_note == ""  # one node holds them: no spreading
+    p = _threads.plan(workers=6, cpus="auto", topo=t, **kw)
+    assert p.cpus == (0, 1, 4, 5, 2, 3)  # node 0 whole, then its nearest node
+    assert "spread over nodes nearest first (node 0: 4, node 2: 2)" in p.cpus_note
+    with pytest.raises(ConfigError, match="9 CPUs asked but this machine allows only 8"):
+        _threads.plan(workers=9, cpus="auto", topo=t, **kw)
+    with pytest.raises(ConfigError, match="5 CPUs asked on NUMA node 2"):
+        _threads.plan(workers=5, cpus="node:2", topo=t, **kw)  # node:K never spreads
+
+
+def test_locality_of_a_worker_against_its_cpu_node():
+    t = topology(DATA / "2node-smt-sparse")
+    assert _placement.locality(t, 1, {"0": 10}) == {"cpu_node": 0, "locality": "local"}
+    assert _placement.locality(t, 1, {"2": 10, "0": 0}) == {"cpu_node": 0, "locality": "remote"}
+    assert _placement.locality(t, 2, {"0": 1, "2": 9})["locality"] == "mixed"
+    assert _placement.locality(t, 2, {})["locality"] == "none"
 
 
 def test_starvation_warning_when_rt_takes_every_cpu():

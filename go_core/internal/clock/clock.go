@@ -2,6 +2,7 @@
 package clock
 
 import (
+	"math"
 	_ "unsafe" // for go:linkname
 )
 
@@ -39,4 +40,16 @@ func PairLoop(n int64) int64 {
 	}
 	pairSink = acc
 	return nanotime() - begin
+}
+
+// SatAdd is a + b for times and durations in ns, held at the int64 limits instead of
+// wrapping: a far deadline stays far, never in the past.
+func SatAdd(a, b int64) int64 {
+	switch {
+	case b > 0 && a > math.MaxInt64-b:
+		return math.MaxInt64
+	case b < 0 && a < math.MinInt64-b:
+		return math.MinInt64
+	}
+	return a + b
 }

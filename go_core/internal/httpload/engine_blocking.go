@@ -2,7 +2,6 @@ package httpload
 
 import (
 	"errors"
-	"math"
 
 	"golat/go_core/internal/clock"
 	"golat/go_core/internal/workload"
@@ -59,7 +58,7 @@ func (ws *wstate) driveBlocking(p *workload.Plan) {
 // class; false when the run stopped during it.
 func (ws *wstate) roundTrip(c *hconn, start int64) (int, bool) {
 	c.target = ws.pick(c)
-	c.deadline = satAdd(start, ws.w.TimeoutNs)
+	c.deadline = clock.SatAdd(start, ws.w.TimeoutNs)
 	if c.fd < 0 {
 		if err := ws.dial(c, c.deadline); err != nil {
 			if errors.Is(err, errStopped) {
@@ -88,16 +87,9 @@ func (ws *wstate) roundTrip(c *hconn, start int64) (int, bool) {
 
 // redial reconnects a closed connection between requests (bounded by the timeout).
 func (ws *wstate) redial(c *hconn) error {
-	err := ws.dial(c, satAdd(clock.Now(), ws.w.TimeoutNs))
+	err := ws.dial(c, clock.SatAdd(clock.Now(), ws.w.TimeoutNs))
 	if err != nil && !errors.Is(err, errStopped) && ws.firstErr == "" {
 		ws.firstErr = "reconnect: " + err.Error()
 	}
 	return err
-}
-
-func satAdd(a, b int64) int64 {
-	if b > 0 && a > math.MaxInt64-b {
-		return math.MaxInt64
-	}
-	return a + b
 }

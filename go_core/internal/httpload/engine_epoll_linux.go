@@ -63,7 +63,7 @@ func (ws *wstate) driveEpoll(p *workload.Plan) {
 			c.intended, c.start = c.next, clock.Now()
 			p.Stall(c.start)
 			c.target = ws.pick(c)
-			c.deadline = satAdd(c.start, ws.w.TimeoutNs)
+			c.deadline = clock.SatAdd(c.start, ws.w.TimeoutNs)
 			c.busy = true
 			inflight++
 			if err := ws.sendNow(c); err != nil {

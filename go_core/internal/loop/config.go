@@ -77,8 +77,8 @@ func Parse(doc []byte) (Config, workload.Workload, error) {
 		return c, nil, fmt.Errorf("run config version %d is not supported (this core reads %d)", c.Version, ConfigVersion)
 	}
 	switch {
-	case math.IsNaN(c.Rate) || c.Rate < 0 || c.Rate > 1e9:
-		return c, nil, fmt.Errorf("rate must be 0 (closed loop) or in (0, 1e9] requests/s, got %v", c.Rate)
+	case math.IsNaN(c.Rate) || c.Rate < 0 || c.Rate > sched.MaxRate || (c.Rate > 0 && c.Rate < sched.MinRate):
+		return c, nil, fmt.Errorf("rate must be 0 (closed loop) or in [1/3600, 1e9] requests/s (one arrival an hour to one a ns), got %v", c.Rate)
 	case c.Arrivals != "constant" && c.Arrivals != "poisson":
 		return c, nil, fmt.Errorf("arrivals must be \"constant\" or \"poisson\", got %q", c.Arrivals)
 	case c.DurationNs < 0 || c.DurationNs > maxNs:

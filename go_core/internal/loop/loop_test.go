@@ -2,8 +2,10 @@ package loop
 
 import (
 	"encoding/json"
+	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"golat/go_core/internal/workload"
 )
@@ -37,6 +39,7 @@ func TestParseRejects(t *testing.T) {
 	}{
 		{"version", map[string]any{"version": 2}, "version 2"},
 		{"negative rate", map[string]any{"rate": -1}, "rate must be"},
+		{"rate whose gap leaves int64", map[string]any{"rate": 1e-12}, "in [1/3600, 1e9]"},
 		{"arrivals", map[string]any{"arrivals": "bursty"}, "arrivals must be"},
 		{"no limit", map[string]any{"requests": nil}, "duration or a request count"},
 		{"workers", map[string]any{"workers": 0}, "workers must be"},
@@ -140,6 +143,77 @@ func TestStopEndsALongRun(t *testing.T) {
 	rep, _ := r.Result()
 	if !rep.Interrupted {
 		t.Fatal("a stopped run must say it was interrupted")
+	}
+}
+
+// stopWithin starts doc, stops it once it is inside its first long wait (settle) and
+// fails unless the run ends within bound: generous, for a loaded machine; every wait
+// below is 10 s or more without the stop.
+func stopWithin(t *testing.T, over map[string]any) *Report {
+	t.Helper()
+	const settle, bound = 300 * time.Millisecond, 2 * time.Second
+	r, err := Start(doc(t, over))
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(settle)
+	if ended, _, _ := r.Poll(); ended {
+		t.Fatal("the run ended before the stop")
+	}
+	at := time.Now()
+	r.Stop()
+	select {
+	case <-r.done:
+	case <-time.After(bound):
+		t.Fatalf("the run did not end within %v of its stop", bound)
+	}
+	t.Logf("ended %v after the stop", time.Since(at))
+	rep, _ := r.Result()
+	if !rep.Interrupted {
+		t.Fatal("a stopped run must say it was interrupted")
+	}
+	return rep
+}
+
+func TestStopEndsEveryWait(t *testing.T) {
+	t.Run("arrival gap", func(t *testing.T) {
+		rep := stopWithin(t, map[string]any{"rate": 0.05, "requests": 3})
+		if rep.Requests != 1 {
+			t.Fatalf("requests = %d, want the first one only", rep.Requests)
+		}
+	})
+	for _, method := range []string{"clock_nanosleep", "go"} {
+		t.Run("timer "+method, func(t *testing.T) {
+			stopWithin(t, map[string]any{"requests": nil, "duration_ns": 60e9,
+				"workload": map[string]any{"kind": "timer", "interval_ns": 10e9, "method": method}})
+		})
+	}
+	t.Run("stall", func(t *testing.T) {
+		rep := stopWithin(t, map[string]any{"rate": 100, "requests": nil, "duration_ns": 60e9,
+			"stall": map[string]any{"every_ns": 1e6, "duration_ns": 60e9}})
+		if rep.Stalls != 1 {
+			t.Fatalf("stalls = %d, want 1", rep.Stalls)
+		}
+	})
+	t.Run("a long spin", func(t *testing.T) {
+		stopWithin(t, map[string]any{"requests": 2, "workload": map[string]any{"kind": "spin", "ns": 60e9}})
+	})
+	t.Run("managed GC controller", func(t *testing.T) {
+		stopWithin(t, map[string]any{"rate": 0.05, "requests": 3, "gc": map[string]any{"gc_percent": -1, "memory_limit": 1 << 30},
+			"managed_gc": map[string]any{"sample_ns": 3600e9, "max_wait_ns": 3600e9}})
+	})
+}
+
+func TestAFarStallIntervalDoesNotWrap(t *testing.T) {
+	// every_ns near int64's top: measureFrom + every_ns would wrap negative and stall
+	// every request.
+	r, err := Start(doc(t, map[string]any{"rate": 1000, "requests": 20,
+		"stall": map[string]any{"every_ns": int64(math.MaxInt64 - 1), "duration_ns": 1e6}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep, _ := r.Result(); rep.Stalls != 0 {
+		t.Fatalf("stalls = %d, want 0", rep.Stalls)
 	}
 }
 

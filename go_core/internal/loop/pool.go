@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"golat/go_core/internal/jsondoc"
 	"golat/go_core/internal/numa"
 	"golat/go_core/internal/osthread"
 )
@@ -79,13 +80,36 @@ type Pool struct {
 	once sync.Once
 }
 
+// PoolDoc is a pool's document: its workers and their thread settings.
+type PoolDoc struct {
+	Version int `json:"version"`
+	Workers int `json:"workers"`
+	Threads
+}
+
+// ParsePool decodes and validates a pool document.
+func ParsePool(doc []byte) (PoolDoc, error) {
+	var d PoolDoc
+	if err := jsondoc.Decode("pool config", doc, &d); err != nil {
+		return d, err
+	}
+	if d.Version != ConfigVersion {
+		return d, fmt.Errorf("pool config version %d is not supported (this core reads %d)", d.Version, ConfigVersion)
+	}
+	return d, d.Threads.validatePool(d.Workers)
+}
+
+func (t *Threads) validatePool(workers int) error {
+	if workers < 1 || workers > 4096 {
+		return fmt.Errorf("workers must be in 1..4096, got %d", workers)
+	}
+	return t.validate(workers)
+}
+
 // NewPool starts n set-up workers. If any worker's set-up fails the pool is closed and
 // the first error returned (a *osthread.PermissionError when the OS refused).
 func NewPool(cfg Threads, n int) (*Pool, error) {
-	if n < 1 || n > 4096 {
-		return nil, fmt.Errorf("workers must be in 1..4096, got %d", n)
-	}
-	if err := cfg.validate(n); err != nil {
+	if err := cfg.validatePool(n); err != nil {
 		return nil, err
 	}
 	t := &Pool{cfg: cfg, jobs: make([]chan func(), n), info: make([]ThreadInfo, n)}

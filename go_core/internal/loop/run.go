@@ -26,11 +26,15 @@ type Run struct {
 	wl      workload.Workload
 	echo    json.RawMessage // the workload as decoded, for the report
 	workers []*worker
-	stop    atomic.Bool
-	done    chan struct{}
-	started int64 // clock.Now() when the coordinator began
-	pool    *Pool
-	ownPool bool // a one-off pool, closed when the run ends (else released for the next run)
+	// stop is set, and halted closed, once the run is to end: hot loops read the flag,
+	// waits select on the channel, so a stop ends every wait at once.
+	stop     atomic.Bool
+	halted   chan struct{}
+	haltOnce sync.Once
+	done     chan struct{}
+	started  int64 // clock.Now() when the coordinator began
+	pool     *Pool
+	ownPool  bool // a one-off pool, closed when the run ends (else released for the next run)
 
 	measureFrom int64           // clock ns where the measured window starts; set before t0
 	sched       *sched.Schedule // the arrivals (nil: closed loop); set before t0
@@ -144,7 +148,7 @@ func start(doc []byte, pool *Pool) (*Run, error) {
 	if err != nil {
 		return nil, fmt.Errorf("workload: cannot echo it: %v", err)
 	}
-	r := &Run{cfg: cfg, wl: wl, echo: echo, done: make(chan struct{})}
+	r := &Run{cfg: cfg, wl: wl, echo: echo, done: make(chan struct{}), halted: make(chan struct{})}
 	r.tlFreed.Store(-1)
 	if pool == nil {
 		if pool, err = NewPool(cfg.Threads, cfg.Workers); err != nil {
@@ -213,7 +217,15 @@ func (r *Run) Stop() {
 	r.mu.Lock()
 	r.stopped = true
 	r.mu.Unlock()
-	r.stop.Store(true)
+	r.halt()
+}
+
+// halt ends the run from inside (a worker failed, a workload gave up) or from Stop.
+func (r *Run) halt() {
+	r.haltOnce.Do(func() {
+		r.stop.Store(true)
+		close(r.halted)
+	})
 }
 
 // Wait blocks until the run has ended.
@@ -288,7 +300,7 @@ func (r *Run) coordinate() {
 			defer func() {
 				if v := recover(); v != nil {
 					w.errMsg = panicMessage(v)
-					r.stop.Store(true)
+					r.halt()
 				}
 				if !readied {
 					ready.Done()
@@ -298,7 +310,7 @@ func (r *Run) coordinate() {
 			defer cleanup()
 			if err != nil {
 				w.errMsg = err.Error()
-				r.stop.Store(true)
+				r.halt()
 			}
 			readied = true
 			ready.Done()
@@ -474,19 +486,13 @@ func (r *Run) schedule(t0 int64) *sched.Schedule {
 // for the workers to receive t0 and reach their spin.
 const startLeadNs = 5_000_000
 
-// waitForStart sleeps, in steps of at most 50 ms so that Stop is seen, until shortly
-// before at (the agreed instant on the monotonic clock) and returns it, or 1 ms from now
-// when it has passed (the report's start time then shows how late) or the run was stopped.
+// waitForStart sleeps until shortly before at (the agreed instant on the monotonic
+// clock) and returns it, or 1 ms from now when it has passed (the report's start time then
+// shows how late) or the run was stopped during the wait.
 func (r *Run) waitForStart(at int64) int64 {
-	for !r.stop.Load() {
-		lead := at - clock.Now()
-		if lead <= startLeadNs {
-			break
-		}
-		time.Sleep(time.Duration(min(lead-startLeadNs, 50_000_000)))
-	}
+	woke := clock.NewWaiter(r.halted).Sleep(at - startLeadNs)
 	soon := clock.Now() + 1_000_000
-	if r.stop.Load() {
+	if !woke {
 		return soon // the workers see the stop at once and end
 	}
 	return max(at, soon)

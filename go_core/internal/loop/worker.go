@@ -7,7 +7,6 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"golat/go_core/internal/clock"
 	"golat/go_core/internal/hist"
@@ -18,11 +17,7 @@ import (
 	"golat/go_core/internal/workload"
 )
 
-// Waits longer than sleepAbove are slept, less sleepMargin, then spun: the Go timer can
-// wake a goroutine hundreds of µs late, so the last stretch is always a spin.
 const (
-	sleepAbove  = 2_000_000
-	sleepMargin = 1_000_000
 	// cpuSampleNs spaces the getcpu samples (a ~0.1 µs system call) taken between requests.
 	cpuSampleNs = 1_000_000
 	maxCPUs     = 1024
@@ -53,6 +48,7 @@ type worker struct {
 	// controller reads it to find a moment when no request is due.
 	dueAt atomic.Int64
 	tl    tlWorker
+	wait  *clock.Waiter // every wait of the worker: ends at the run's stop
 
 	thread     ThreadInfo
 	cpuSeen    [maxCPUs / 64]uint64
@@ -129,7 +125,12 @@ func (w *worker) prepare(r *Run) (req workload.Request, cleanup func(), err erro
 		w.stats = threadstat.Open(w.thread.TID)
 		w.slow.startUsage()
 	}
-	req, closeWl, err := r.wl.NewWorker(w.id, r.cfg.Workers)
+	var closeWl func()
+	if st, ok := r.wl.(workload.Stoppable); ok {
+		req, closeWl, err = st.NewStoppableWorker(w.id, r.cfg.Workers, &r.stop)
+	} else {
+		req, closeWl, err = r.wl.NewWorker(w.id, r.cfg.Workers)
+	}
 	if closeWl == nil {
 		closeWl = func() {}
 	}
@@ -232,6 +233,7 @@ func (w *worker) sample(r *Run, s workload.Sampler, t0 int64) {
 // loop serves requests from t0 until the run's end, stop or quota.
 func (w *worker) loop(r *Run, req workload.Request, t0 int64) {
 	defer w.dueAt.Store(idleForever)
+	w.wait = clock.NewWaiter(r.halted)
 	if s, ok := r.wl.(workload.Sampler); ok {
 		w.sample(r, s, t0)
 		return
@@ -258,7 +260,7 @@ func (w *worker) loop(r *Run, req workload.Request, t0 int64) {
 		}
 		d.Drive(w.id, &workload.Plan{Sched: r.sched, Stop: &r.stop, Seed: c.Seed,
 			Poisson: c.Arrivals == "poisson", End: w.end(r), Rec: w, Due: due,
-			Wait:  func(t int64) (int64, bool) { return w.waitUntil(r, t) },
+			Wait:  w.waitUntil,
 			Stall: w.staller(r)})
 		return
 	}
@@ -289,13 +291,13 @@ func (w *worker) loop(r *Run, req workload.Request, t0 int64) {
 				w.dueAt.Store(intended)
 			}
 			if pacer != nil {
-				start = pacer.WaitUntil(intended)
-				if r.stop.Load() {
+				var ok bool
+				if start, ok = pacer.WaitUntil(intended, w.wait); !ok {
 					break
 				}
 			} else {
 				var ok bool
-				if start, ok = w.waitUntil(r, intended); !ok {
+				if start, ok = w.waitUntil(intended); !ok {
 					break
 				}
 			}
@@ -313,7 +315,7 @@ func (w *worker) loop(r *Run, req workload.Request, t0 int64) {
 		req()
 		done := clock.Now()
 		if stopper != nil && stopper.Stopped() {
-			r.stop.Store(true) // this request is still counted below
+			r.halt() // this request is still counted below
 		}
 		class := -1
 		if w.cl != nil {
@@ -329,31 +331,24 @@ func (w *worker) loop(r *Run, req workload.Request, t0 int64) {
 }
 
 // waitUntil waits for an intended start t: it sleeps when t is far, then spins; false
-// when the run stopped during the sleep.
-func (w *worker) waitUntil(r *Run, t int64) (int64, bool) {
-	now := clock.Now()
-	if gap := t - now; gap > sleepAbove {
-		time.Sleep(time.Duration(gap - sleepMargin))
-		if r.stop.Load() {
-			return now, false
-		}
-	}
-	return clock.SpinUntil(t), true
-}
+// when the run stopped first.
+func (w *worker) waitUntil(t int64) (int64, bool) { return w.wait.Until(t) }
 
 // staller is the run's stall injection for this worker: called with each request's start,
-// it pauses the worker (a spin) once every stall interval of the measured window.
+// it pauses the worker (a spin, cut short by a stop) once every stall interval of the
+// measured window.
 func (w *worker) staller(r *Run) func(start int64) {
 	s := r.cfg.Stall
 	if s == nil {
 		return func(int64) {}
 	}
-	next := r.measureFrom + s.EveryNs
+	next := clock.SatAdd(r.measureFrom, s.EveryNs)
 	return func(start int64) {
 		if start >= next {
 			w.stalls++
-			next += s.EveryNs
-			w.slow.noteStall(start, clock.SpinUntil(start+s.DurationNs))
+			next = clock.SatAdd(next, s.EveryNs)
+			end, _ := clock.SpinUntilOr(start+s.DurationNs, &r.stop)
+			w.slow.noteStall(start, end)
 		}
 	}
 }

@@ -125,18 +125,45 @@ func setThread(mode int, mask *nodeMask) error {
 	return nil
 }
 
-// Alloc maps size bytes of anonymous memory outside the Go heap, page aligned. The
-// undo unmaps it; the memory must not be used afterwards.
+// hugePage is the transparent huge page size on amd64 and arm64 (4 KiB base pages).
+const hugePage = 2 << 20
+
+// Alloc maps size bytes of anonymous memory outside the Go heap, page aligned, and
+// aligned to 2 MiB when size is at least that: transparent huge pages then cover the
+// buffer whole, so a policy that works page by page (interleave) places it evenly,
+// instead of huge pages in the middle and base pages at unaligned ends. The undo unmaps
+// it; the memory must not be used afterwards.
 func Alloc(size int) (buf []byte, free func(), err error) {
 	if size <= 0 {
 		return nil, nop, fmt.Errorf("numa.Alloc: size must be > 0, got %d", size)
 	}
-	b, err := syscall.Mmap(-1, 0, size, syscall.PROT_READ|syscall.PROT_WRITE,
+	span := size
+	if size >= hugePage {
+		span = size + hugePage
+	}
+	// syscall.Mmap, not a raw call, so the pointer comes from Go; only the part kept is
+	// unmapped later, by address (syscall.Munmap wants the whole mapping back).
+	whole, err := syscall.Mmap(-1, 0, span, syscall.PROT_READ|syscall.PROT_WRITE,
 		syscall.MAP_PRIVATE|syscall.MAP_ANON)
 	if err != nil {
 		return nil, nop, fmt.Errorf("mmap %d bytes: %w", size, err)
 	}
-	return b, func() { _ = syscall.Munmap(b) }, nil
+	base := uintptr(unsafe.Pointer(&whole[0]))
+	off := uintptr(0)
+	if span > size {
+		off = (base+hugePage-1)&^(hugePage-1) - base
+		munmap(base, off)
+		munmap(base+off+uintptr(size), uintptr(span)-off-uintptr(size))
+	}
+	b := unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(&whole[0]), off)), size)
+	start := base + off
+	return b, func() { munmap(start, uintptr(size)) }, nil
+}
+
+func munmap(addr, n uintptr) {
+	if n > 0 {
+		_, _, _ = syscall.Syscall(syscall.SYS_MUNMAP, addr, n, 0)
+	}
 }
 
 // Bind sets buf's memory policy (mbind, moving pages already there) before it is touched.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"unsafe"
 )
 
 func TestSyscallNumbers(t *testing.T) {
@@ -118,5 +119,24 @@ func TestPlacementAdd(t *testing.T) {
 	}
 	if s := p.Shares(); s[0] != 0.5 || s[1] != 0.5 {
 		t.Errorf("shares %v", s)
+	}
+}
+
+func TestAllocAlignsLargeBuffersToHugePages(t *testing.T) {
+	page := uintptr(syscall.Getpagesize())
+	for _, c := range []struct {
+		size  int
+		align uintptr
+	}{{100, page}, {hugePage - 1, page}, {hugePage, hugePage}, {8 << 20, hugePage}, {3<<20 + 4096, hugePage}} {
+		buf, free, err := Alloc(c.size)
+		if err != nil {
+			t.Fatalf("Alloc(%d): %v", c.size, err)
+		}
+		addr := uintptr(unsafe.Pointer(&buf[0]))
+		if len(buf) != c.size || addr%c.align != 0 {
+			t.Errorf("Alloc(%d): %d bytes at %#x, want %d bytes aligned to %#x", c.size, len(buf), addr, c.size, c.align)
+		}
+		buf[0], buf[len(buf)-1] = 1, 2 // both ends are mapped and writable
+		free()
 	}
 }

@@ -16,10 +16,19 @@ import (
 	"math"
 	"math/rand/v2"
 	"sort"
+
+	"golat/go_core/internal/clock"
 )
 
 // MaxSteps bounds the steps of a ramp (each has its own histograms in a run).
 const MaxSteps = 1000
+
+// MinRate and MaxRate bound a rate (requests/s): one arrival an hour (the longest wait
+// the histograms hold) to one a ns.
+const (
+	MinRate = 1.0 / 3600
+	MaxRate = 1e9
+)
 
 // Step is one step of a ramp: a total rate (requests/s) held for DurationNs.
 type Step struct {
@@ -33,7 +42,7 @@ func Check(steps []Step) error {
 		return fmt.Errorf("rate_steps: at most %d steps, got %d", MaxSteps, len(steps))
 	}
 	for i, s := range steps {
-		if math.IsNaN(s.Rate) || s.Rate < 1.0/3600 || s.Rate > 1e9 {
+		if math.IsNaN(s.Rate) || s.Rate < MinRate || s.Rate > MaxRate {
 			return fmt.Errorf("rate_steps[%d]: rate must be in [1/3600, 1e9] requests/s, got %v", i, s.Rate)
 		}
 		if s.DurationNs < 1_000_000 || s.DurationNs > 3600e9 {
@@ -66,7 +75,7 @@ func New(t0, warmupNs int64, rate float64, steps []Step, durationNs int64) *Sche
 			c = s.cum[n-1] + s.perNs[n-1]*float64(at-s.begin[n-1])
 		}
 		s.begin, s.perNs, s.cum = append(s.begin, at), append(s.perNs, r/1e9), append(s.cum, c)
-		at = satAdd(at, d)
+		at = clock.SatAdd(at, d)
 	}
 	if warmupNs > 0 {
 		add(first, warmupNs)
@@ -166,11 +175,4 @@ func Index(spans [][2]int64, t int64) int {
 		return i
 	}
 	return -1
-}
-
-func satAdd(a, b int64) int64 {
-	if b > 0 && a > math.MaxInt64-b {
-		return math.MaxInt64
-	}
-	return a + b
 }

@@ -108,11 +108,16 @@ func (m *memChase) Buffers(id int) [][]byte {
 	return nil
 }
 
-// Report says where the buffer was meant to be and where its builder ran.
+// Report says where the buffer was meant to be, where its builder ran and its address.
 func (m *memChase) Report(id int) map[string]any {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	c := m.cpus[id]
-	return map[string]any{"bytes": m.Bytes, "hops": m.Hops, "node": m.Node,
+	out := map[string]any{"bytes": m.Bytes, "hops": m.Hops, "node": m.Node,
 		"built_on_cpu": c[0], "built_on_node": c[1]}
+	if b, ok := m.buffers[id]; ok {
+		// Where the buffer is, so other tools (numa_maps, move_pages) can check it.
+		out["buffer_addr"] = uint64(uintptr(unsafe.Pointer(&b[0])))
+	}
+	return out
 }

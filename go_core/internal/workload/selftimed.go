@@ -3,6 +3,7 @@ package workload
 import (
 	"sync/atomic"
 
+	"golat/go_core/internal/clock"
 	"golat/go_core/internal/hist"
 	"golat/go_core/internal/sched"
 )
@@ -10,12 +11,13 @@ import (
 // Pacer is a workload that keeps its own schedule and waits for each arrival itself, as a
 // timer test does. Each worker's requests are due every PeriodNs on a fixed grid of
 // absolute deadlines; WaitUntil, on the worker's thread, returns the monotonic time it
-// woke. The loop records lateness (wake - deadline) as start delay, and latency from the
+// woke, or false when the run stopped first (it gives up within 200 ms of wait.Stopped()
+// becoming true, wait's own Sleep and Until give up at once). The loop records lateness (wake - deadline) as start delay, and latency from the
 // deadline as for any open-loop request, so a wake-up that overruns the next deadline
 // shows in every request behind it (cyclictest counts those as overruns).
 type Pacer interface {
 	PeriodNs() int64
-	WaitUntil(deadline int64) (woke int64)
+	WaitUntil(deadline int64, wait *clock.Waiter) (woke int64, ok bool)
 }
 
 // Sampler is a workload that measures itself for the whole run, as a jitter busy loop

@@ -3,7 +3,6 @@ package workload
 import (
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"golat/go_core/internal/clock"
 )
@@ -12,7 +11,7 @@ func init() { Register("timer", decodeTimer) }
 
 // timer measures wake-up latency against absolute deadlines every IntervalNs, as
 // cyclictest does. Method "clock_nanosleep" sleeps the worker's (locked) thread with
-// TIMER_ABSTIME; "go" uses the Go timer (time.Sleep), which wakes through the runtime's
+// TIMER_ABSTIME; "go" parks the goroutine on the Go timer, which wakes through the runtime's
 // scheduler. The request itself does nothing: the measurement is the wake-up.
 type timer struct {
 	IntervalNs int64  `json:"interval_ns"`
@@ -39,13 +38,11 @@ func (t timer) NewWorker(int, int) (Request, func(), error) { return nop, nop, n
 
 func (t timer) PeriodNs() int64 { return t.IntervalNs }
 
-func (t timer) WaitUntil(deadline int64) int64 {
+func (t timer) WaitUntil(deadline int64, wait *clock.Waiter) (int64, bool) {
 	if t.Method == "go" {
-		if d := deadline - clock.Now(); d > 0 {
-			time.Sleep(time.Duration(d))
-		}
-		return clock.Now()
+		ok := wait.Sleep(deadline)
+		return clock.Now(), ok
 	}
-	sleepUntil(deadline)
-	return clock.Now()
+	ok := sleepUntil(deadline, wait.Stopped)
+	return clock.Now(), ok
 }

@@ -2,6 +2,6 @@
 
 package workload
 
-func sleepUntil(int64) {}
+func sleepUntil(int64, func() bool) bool { return false }
 
 const haveClockNanosleep = false

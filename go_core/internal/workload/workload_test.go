@@ -2,6 +2,8 @@ package workload
 
 import (
 	"encoding/json"
+	"fmt"
+	"math"
 	"strings"
 	"testing"
 )
@@ -36,7 +38,7 @@ func TestDecode(t *testing.T) {
 		`{"kind":"syscall","syscall":"fork"}`: "syscall: kind",
 		`{"kind":"what"}`:                     "unknown workload",
 		`{"kind":"spin","ns":"x"}`:            `workload spin is not valid: "ns" must be an integer`,
-		`{"kind":"spin","ns":1,"nss":2}`:      `workload spin: unknown key "nss" (allowed: kind, ns)`,
+		`{"kind":"spin","ns":1,"nss":2}`:      `workload spin: unknown key "nss" (allowed: dist, kind, ns, seed, sigma)`,
 		`{"kind":"noop","ns":1}`:              `workload noop: unknown key "ns" (allowed: kind)`,
 		`{"kind":"spin","NS":1000}`:           `unknown key "NS"`,
 		`not json`:                            "workload spec is not a JSON object",
@@ -66,6 +68,37 @@ func TestPooledAllocDoesNotAllocate(t *testing.T) {
 	}
 }
 
+func TestSpinDistributionsKeepTheirMean(t *testing.T) {
+	for _, c := range []struct {
+		dist       string
+		sigma      float64
+		cvLo, cvHi float64 // coefficient of variation: 1 for exp, sqrt(e^(s^2)-1) lognormal
+	}{{"exp", 1, 0.95, 1.05}, {"lognormal", 0.5, 0.50, 0.57}} {
+		w, err := Decode(json.RawMessage(`{"kind":"spin","ns":1000000,"dist":"` + c.dist + `","sigma":` + fmt.Sprint(c.sigma) + `,"seed":1}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		draw := w.(spin).draws(0)
+		var sum, sq float64
+		const n = 200_000
+		for i := 0; i < n; i++ {
+			x := float64(draw())
+			sum += x
+			sq += x * x
+		}
+		m := sum / n
+		cv := math.Sqrt(sq/n-m*m) / m
+		if math.Abs(m/1e6-1) > 0.02 || cv < c.cvLo || cv > c.cvHi {
+			t.Errorf("%s: mean %.0f (want 1e6), cv %.3f (want %.2f..%.2f)", c.dist, m, cv, c.cvLo, c.cvHi)
+		}
+	}
+	for _, bad := range []string{`"dist":"pareto"`, `"sigma":0`, `"sigma":5`} {
+		if _, err := Decode(json.RawMessage(`{"kind":"spin","ns":1000,` + bad + `}`)); err == nil {
+			t.Errorf("spin with %s accepted", bad)
+		}
+	}
+}
+
 func FuzzDecode(f *testing.F) {
 	f.Add(`{"kind":"spin","ns":5}`)
 	f.Add(`{"kind":"alloc","size":1,"count":1,"live_bytes":1}`)
@@ -82,7 +115,8 @@ func FuzzDecode(f *testing.F) {
 func TestEcho(t *testing.T) {
 	for spec, want := range map[string]string{
 		`{"kind":"noop"}`:                                    `{"kind":"noop"}`,
-		`{"kind":"spin","ns":1000}`:                          `{"kind":"spin","ns":1000}`,
+		`{"kind":"spin","ns":1000}`:                          `{"dist":"const","kind":"spin","ns":1000,"seed":0,"sigma":1}`,
+		`{"kind":"spin","ns":1000,"dist":"exp","seed":3}`:    `{"dist":"exp","kind":"spin","ns":1000,"seed":3,"sigma":1}`,
 		`{"kind":"alloc","size":64,"count":2}`:               `{"count":2,"kind":"alloc","live_bytes":0,"size":64}`,
 		`{"kind":"pooled_alloc","size":64,"count":2}`:        `{"count":2,"kind":"pooled_alloc","live_bytes":0,"size":64}`,
 		`{"kind":"syscall","syscall":"pipe"}`:                `{"kind":"syscall","syscall":"pipe"}`,

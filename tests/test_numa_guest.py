@@ -1,0 +1,35 @@
+"""Boot the NUMA guests (tests/numa_guest.py) and run the placement tests inside them
+(tests/test_numa_in_guest.py, marked numa_guest): a real multi-node kernel on our
+one-node machines. On by default in CI (``CI`` set) and with ``GOLAT_NUMA_GUEST=1``;
+skipped with the reason otherwise, and where a guest cannot be booted (no QEMU, no
+kernel image, not root). ``.ci/numa-guest-setup`` installs what the guest needs."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+from numa_guest import GUESTS, ROOT, boot, cannot_boot
+
+WANTED = os.environ.get("GOLAT_NUMA_GUEST", "1" if os.environ.get("CI") else "0") not in ("", "0")
+
+
+@pytest.mark.skipif(not WANTED, reason="NUMA guest tests boot a QEMU guest: set "
+                    "GOLAT_NUMA_GUEST=1 (CI does) after .ci/numa-guest-setup")  # fmt: skip
+@pytest.mark.parametrize("guest", sorted(GUESTS))
+def test_placement_in_numa_guest(guest):
+    why = cannot_boot()
+    if why:
+        pytest.skip(f"cannot boot a NUMA guest here: {why}")
+    tests = ["tests/test_numa_in_guest.py"]
+    if guest != "2node":  # compare's trials each start a Python process: slow when emulated
+        tests += ["-k", "not compare"]
+    r = boot(guest, [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-m", "numa_guest",
+                     "-q", "-rfEs", *tests], cwd=ROOT, timeout=900)  # fmt: skip
+    g = GUESTS[guest]
+    print(f"{guest} ({g.nodes} nodes): boot {r.boot_s:.1f} s, total {r.total_s:.1f} s")
+    print(r.output)
+    assert r.returncode != -1, f"the {guest} guest reported no exit status; console:\n{r.console}"
+    assert r.returncode == 0, f"placement tests failed in the {guest} guest:\n{r.output}"
+    assert " passed" in r.output and " skipped" not in r.output, r.output
