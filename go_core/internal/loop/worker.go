@@ -125,7 +125,12 @@ func (w *worker) prepare(r *Run) (req workload.Request, cleanup func(), err erro
 		w.stats = threadstat.Open(w.thread.TID)
 	}
 	w.slow.startUsage()
-	req, closeWl, err := r.wl.NewWorker(w.id, r.cfg.Workers)
+	var closeWl func()
+	if st, ok := r.wl.(workload.Stoppable); ok {
+		req, closeWl, err = st.NewStoppableWorker(w.id, r.cfg.Workers, &r.stop)
+	} else {
+		req, closeWl, err = r.wl.NewWorker(w.id, r.cfg.Workers)
+	}
 	if closeWl == nil {
 		closeWl = func() {}
 	}
