@@ -181,6 +181,11 @@ def run_pairs(pairs: list[Pair], ctx: Context) -> list[dict[str, Any]]:
             entry.update(status="skipped", reason=str(why))
             results.append(entry)
             continue
+        except Exception as err:  # a pair that cannot start must not take the others down
+            ctx.log(f"   FAILED {p.name}: {type(err).__name__}: {err}")
+            entry.update(status="failed", reason=f"{type(err).__name__}: {err}")
+            results.append(entry)
+            continue
         try:
             entry.update(measure(run, ctx.reps, ctx.log), status="ok", notes=run.notes,
                          ours_label=run.ours_label, peer_label=run.peer_label)  # fmt: skip
@@ -947,6 +952,49 @@ def setup_compare(ctx: Context) -> PairRun:
     return run
 
 
+def setup_truth(rho: float) -> Callable[[Context], PairRun]:
+    """golat against the minimal C open loop of benchmarks/truth.py at utilisation rho,
+    Poisson arrivals, Spin(10 µs), worker unpinned: mean wait, and each side's over P-K."""
+
+    def setup(ctx: Context) -> PairRun:
+        import shutil as _shutil
+
+        import truth
+
+        if not _shutil.which(os.environ.get("CC", "cc")):
+            raise Skip("no C compiler (cc) for the reference loop")
+        binary = truth.build_reference()
+        rate = rho / 10e-6
+        args = {"rate": rate, "service_ns": 10_000, "dist": "const", "sigma": 1.0,
+                "arrivals": "poisson", "duration": 0.5 if ctx.quick else 1.0, "warmup": 0.2,
+                "cpu": -1}  # fmt: skip
+        seeds = {"golat": 0, "c": 0}  # the k-th trial of each side draws the same arrivals
+
+        def metrics(m: dict[str, Any]) -> Metrics:
+            return {"wait_us": m["wait_ns"] / 1e3,
+                    "wait_over_pk": m["wait_ns"] / truth.pk_wait_ns(rate, m)}  # fmt: skip
+
+        def side(name: str) -> Callable[[], Metrics]:
+            def one() -> Metrics:
+                seeds[name] += 1
+                a = dict(args, seed=seeds[name])
+                m = truth.run_golat(dict(a, variant="default")) if name == "golat" else (
+                    truth.run_c(binary, a))  # fmt: skip
+                return metrics(m)
+
+            return one
+
+        return PairRun(side("golat"), side("c"), {
+            "wait_us": Metric("µs", "mean wait (actual - intended start)", target=(0, 1.1)),
+            "wait_over_pk": Metric("x", "mean wait over Pollaczek-Khinchine from the trial's "
+                                   "own service moments"),
+        }, peer_label="C reference loop (benchmarks/truth_ref.c)",
+            notes=[f"rho {rho}, Poisson arrivals at {rate:,.0f}/s, Spin(10 µs), unpinned; "
+                   "the full table: python benchmarks/truth.py"])  # fmt: skip
+
+    return setup
+
+
 PAIRS = [
     Pair("floor", "harness floor: noop request vs a plain Go loop reading the clock twice",
          setup_floor, 1),
@@ -977,6 +1025,10 @@ PAIRS = [
     Pair("jitter", "jitter: golat Jitter vs oslat", setup_jitter, 7),
     Pair("compare", "golat compare on the allocation workload (gc stage vs baseline)",
          setup_compare, 40),
+    Pair("truth_50", "open loop vs a minimal C loop, Poisson arrivals at 50 % load",
+         setup_truth(0.5), 5),
+    Pair("truth_80", "open loop vs a minimal C loop, Poisson arrivals at 80 % load",
+         setup_truth(0.8), 5),
 ]  # fmt: skip
 
 

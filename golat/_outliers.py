@@ -13,8 +13,9 @@ between causes in this order, each taking at most what is left:
 4. ``queued.<root>``: the time it waited behind earlier requests on its worker, named by
    what overlapped the backlog most (``stall``, ``managed_gc``, ``gc_pause``, ``gc_mark``;
    ``other`` when nothing did: a late wake-up or a slow request with no known cause);
-5. ``switched``: the worker's thread had involuntary context switches (locked workers
-   only; the counters cover the request and at most ~1 ms before it): the rest;
+5. ``switched``: the worker's thread had involuntary context switches (the counters
+   cover the request and at most ~1 ms before it; an unlocked worker's only when its
+   goroutine was on the same thread at both readings): the rest;
 6. ``gc_mark``: a GC mark phase overlapped the request (CPU taken by mark workers,
    assists): up to the overlap;
 7. ``faulted``: major page faults on the worker's thread: the rest;
@@ -32,7 +33,7 @@ from typing import Any
 import numpy as np
 
 # Columns of the core's outlier records (go_core/internal/tail/attribute.go), in order;
-# -1 in the counters means unknown (an unlocked worker), behind_ns -1: not queued.
+# -1 in the counters means unknown (the goroutine changed threads), behind_ns -1: not queued.
 CORE_FIELDS = (
     "worker", "intended_ns", "start_ns", "end_ns", "queued_ns", "behind_ns", "stall_ns",
     "managed_gc_ns", "gc_pause_ns", "gc_mark_ns", "behind_stall_ns", "behind_managed_gc_ns",

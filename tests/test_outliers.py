@@ -138,11 +138,16 @@ def test_result_json_keeps_outliers_and_old_files_read():
 
 
 def test_compare_adds_a_row_per_main_cause():
-    c = golat.compare(Spin(ns=2000), [golat.Stage("calm"), "stalled:stall=300ms:20ms"], trials=1,
-                      rate=2000, duration=1.0, trace=False)  # fmt: skip
+    c = golat.compare(Spin(ns=2000), [golat.Stage("calm"), "stalled:stall=300ms:100ms"],
+                      trials=1, rate=2000, duration=1.0, trace=False)  # fmt: skip
     assert not c.failed
-    rows = {r["stage"]: r for r in c.table()}
-    assert rows["stalled"]["tail_stall"] > 0 and rows["calm"]["tail_stall"] == 0
-    text = c.format()
-    assert "P99.9+: stall" in text
-    assert "P99.9+: stall" in c.markdown()
+    text, md = c.format(), c.markdown()
+    for t in c.trials:
+        shares = t.result.causes(99.9).main_shares()
+        for k in _outliers.MAIN:
+            assert t.metrics[f"tail_{k}"] == pytest.approx(shares.get(k, 0.0))
+        top = max(shares, key=shares.get)  # always >= 5 %: the row is shown
+        assert f"P99.9+: {_outliers.MAIN_LABELS[top]}" in text
+        assert f"P99.9+: {_outliers.MAIN_LABELS[top]}" in md
+    stalled = c.results("stalled")[0]
+    assert (stalled.outliers["stall_ns"] >= 100_000_000).any()

@@ -80,6 +80,12 @@ def test_sigint_during_a_stall(tmp_path):
     assert took < BOUND_S, f"exited {took:.2f} s after SIGINT"
 
 
+def test_sigint_during_a_long_spin(tmp_path):
+    # A request is work, served to its end, but a spin of a minute is cut short by a stop.
+    took, result = interrupt_run(tmp_path, "spin:ns=60s", "--requests", "2")
+    assert took < BOUND_S, f"exited {took:.2f} s after SIGINT"
+
+
 @pytest.mark.parametrize("engine", ["blocking", "epoll", "netpoll"])
 def test_sigint_during_a_request_that_is_never_answered(tmp_path, engine):
     # The listening socket completes TCP handshakes in the kernel and never answers.

@@ -195,6 +195,9 @@ func TestStopEndsEveryWait(t *testing.T) {
 			t.Fatalf("stalls = %d, want 1", rep.Stalls)
 		}
 	})
+	t.Run("a long spin", func(t *testing.T) {
+		stopWithin(t, map[string]any{"requests": 2, "workload": map[string]any{"kind": "spin", "ns": 60e9}})
+	})
 	t.Run("managed GC controller", func(t *testing.T) {
 		stopWithin(t, map[string]any{"rate": 0.05, "requests": 3, "gc": map[string]any{"gc_percent": -1, "memory_limit": 1 << 30},
 			"managed_gc": map[string]any{"sample_ns": 3600e9, "max_wait_ns": 3600e9}})

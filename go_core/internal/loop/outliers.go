@@ -20,14 +20,17 @@ type slowState struct {
 	keep        *tail.Keeper // nil: keeps nothing
 	backlogFrom int64        // intended start of the last request that was not queued
 	stalls      []tail.Span
-	// The thread's counters as last read (locked workers only), and when.
-	usage   threadstat.Usage
-	usageAt int64
-	usageOK bool
+	// The counters of the thread the worker ran on, as last read, and when: an unlocked
+	// worker's goroutine may move to another thread, and a difference counts only when
+	// both readings were on the same one.
+	usage       threadstat.Usage
+	usageAt     int64
+	usageOK     bool
+	nextRefresh int64
 }
 
-// startUsage takes the first reading of the worker thread's counters; call it on that
-// thread (a locked worker) before the loop.
+// startUsage takes the first reading of the worker thread's counters; call it on the
+// worker's goroutine before the loop.
 func (s *slowState) startUsage() {
 	if s.keep == nil {
 		return
@@ -36,14 +39,19 @@ func (s *slowState) startUsage() {
 	s.usageAt = clock.Now()
 }
 
-// refreshUsage renews the reading (about once a millisecond, between requests), so a
-// slow request's counters cover little more than itself.
-func (s *slowState) refreshUsage() {
-	if !s.usageOK {
+// usageEveryNs spaces the readings of the thread's counters between requests.
+const usageEveryNs = 1_000_000
+
+// tick renews the reading about once a millisecond, after a request that did not make
+// the record (a slow one takes its own reading first), so a slow request's counters
+// cover little more than itself.
+func (s *slowState) tick(done int64) {
+	if !s.usageOK || done < s.nextRefresh {
 		return
 	}
 	if u, ok := threadstat.Self(); ok {
 		s.usage, s.usageAt = u, clock.Now()
+		s.nextRefresh = s.usageAt + usageEveryNs
 	}
 }
 
@@ -59,11 +67,14 @@ func (s *slowState) note(intended, start, done int64, queued bool) {
 		BacklogFrom: s.backlogFrom, Switches: -1, MinorFaults: -1, MajorFaults: -1}
 	if s.usageOK {
 		if u, ok := threadstat.Self(); ok {
-			r.Switches = u.InvoluntarySwitches - s.usage.InvoluntarySwitches
-			r.MinorFaults = u.MinorFaults - s.usage.MinorFaults
-			r.MajorFaults = u.MajorFaults - s.usage.MajorFaults
-			r.CountersFrom = s.usageAt
+			if u.TID == s.usage.TID {
+				r.Switches = u.InvoluntarySwitches - s.usage.InvoluntarySwitches
+				r.MinorFaults = u.MinorFaults - s.usage.MinorFaults
+				r.MajorFaults = u.MajorFaults - s.usage.MajorFaults
+				r.CountersFrom = s.usageAt
+			}
 			s.usage, s.usageAt = u, clock.Now()
+			s.nextRefresh = s.usageAt + usageEveryNs
 		}
 	}
 	s.keep.Add(r)

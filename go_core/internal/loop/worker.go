@@ -123,9 +123,14 @@ func newWorker(id, precision int) (*worker, error) {
 func (w *worker) prepare(r *Run) (req workload.Request, cleanup func(), err error) {
 	if w.thread.TID != 0 {
 		w.stats = threadstat.Open(w.thread.TID)
-		w.slow.startUsage()
 	}
-	req, closeWl, err := r.wl.NewWorker(w.id, r.cfg.Workers)
+	w.slow.startUsage()
+	var closeWl func()
+	if st, ok := r.wl.(workload.Stoppable); ok {
+		req, closeWl, err = st.NewStoppableWorker(w.id, r.cfg.Workers, &r.stop)
+	} else {
+		req, closeWl, err = r.wl.NewWorker(w.id, r.cfg.Workers)
+	}
 	if closeWl == nil {
 		closeWl = func() {}
 	}
@@ -366,7 +371,6 @@ func (w *worker) Record(intended, start, done int64, class int, queued bool) boo
 	}
 	if done >= w.nextCPU {
 		w.sampleCPU()
-		w.slow.refreshUsage()
 		w.nextCPU = done + cpuSampleNs
 	}
 	if !queued {
@@ -374,12 +378,15 @@ func (w *worker) Record(intended, start, done int64, class int, queued bool) boo
 	}
 	if intended < r.measureFrom {
 		w.warmup++
+		w.slow.tick(done)
 		return true
 	}
 	lat := done - intended
 	w.latency.RecordValue(lat)
 	if w.slow.keep.Slow(lat) {
 		w.slow.note(intended, start, done, queued)
+	} else {
+		w.slow.tick(done)
 	}
 	if w.tlOn {
 		if w.open {

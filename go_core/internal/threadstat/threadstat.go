@@ -43,8 +43,9 @@ func (c Counters) Sub(earlier Counters) Counters {
 	}
 }
 
-// Usage is what Self reads of the calling thread: cumulative counts.
+// Usage is what Self reads of the calling thread: its id and cumulative counts.
 type Usage struct {
+	TID                 int
 	InvoluntarySwitches int64
 	MinorFaults         int64
 	MajorFaults         int64

@@ -207,5 +207,6 @@ func Self() (Usage, bool) {
 	if err := syscall.Getrusage(rusageThread, &ru); err != nil {
 		return Usage{}, false
 	}
-	return Usage{InvoluntarySwitches: ru.Nivcsw, MinorFaults: ru.Minflt, MajorFaults: ru.Majflt}, true
+	return Usage{TID: syscall.Gettid(), InvoluntarySwitches: ru.Nivcsw, MinorFaults: ru.Minflt,
+		MajorFaults: ru.Majflt}, true
 }

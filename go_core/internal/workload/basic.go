@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync/atomic"
 
 	"golat/go_core/internal/clock"
 )
@@ -50,13 +51,18 @@ func decodeSpin(raw json.RawMessage) (Workload, error) {
 	return s, nil
 }
 
-func (s spin) NewWorker(id, _ int) (Request, func(), error) {
+func (s spin) NewWorker(id, workers int) (Request, func(), error) {
+	return s.NewStoppableWorker(id, workers, new(atomic.Bool))
+}
+
+// NewStoppableWorker: a spin ends early once stop is set (workload.Stoppable).
+func (s spin) NewStoppableWorker(id, _ int, stop *atomic.Bool) (Request, func(), error) {
 	if s.Dist == "const" {
 		ns := s.NS
-		return func() { clock.SpinUntil(clock.Now() + ns) }, nop, nil
+		return func() { clock.SpinUntilOr(clock.Now()+ns, stop) }, nop, nil
 	}
 	draw := s.draws(id)
-	return func() { clock.SpinUntil(clock.Now() + draw()) }, nop, nil
+	return func() { clock.SpinUntilOr(clock.Now()+draw(), stop) }, nop, nil
 }
 
 // draws is worker id's generator of service times (ns, within 1..60e9).

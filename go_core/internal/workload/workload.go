@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"golat/go_core/internal/jsondoc"
 )
@@ -19,6 +20,13 @@ type Workload interface {
 	// NewWorker runs on the worker's own goroutine (its locked thread, when locked), so
 	// buffers it allocates follow that thread's memory policy. close is never nil.
 	NewWorker(id, workers int) (req Request, close func(), err error)
+}
+
+// Stoppable is implemented by workloads whose request can take long (a spin of up to a
+// minute): the loop builds their workers with the run's stop flag, and a request cuts its
+// work short once it is set, so a run stops within 200 ms whatever it serves.
+type Stoppable interface {
+	NewStoppableWorker(id, workers int, stop *atomic.Bool) (req Request, close func(), err error)
 }
 
 // Stopper is implemented by workloads that can end a run early (a Python callable that
