@@ -49,6 +49,7 @@ def cases(url: str) -> dict[str, tuple[str, list[str]]]:
         "timer 10s clock_nanosleep": ("timer:interval=10s", ["--duration", "60s"]),
         "timer 10s go": ("timer:interval=10s,method=go", ["--duration", "60s"]),
         "stall 60s": ("noop", ["--rate", "100", "--duration", "120s", "--stall", "1ms:60s"]),
+        "spin 60s (one request)": ("spin:ns=60s", ["--requests", "2"]),
         "http never answered, blocking": (f"http:url={url},timeout=60s,engine=blocking",
                                           ["--rate", "1", "--duration", "60s"]),
         "http never answered, epoll": (f"http:url={url},timeout=60s,engine=epoll",

@@ -54,10 +54,16 @@ def setting_values(name: str) -> st.SearchStrategy:
 run_settings = st.fixed_dictionaries(
     {}, optional={n: setting_values(n) for n in NAMES}
 )  # fmt: skip
-# Spin is kept short: a request is work, served to its end (see the note).
 WORKLOADS = st.one_of(
     st.just(workloads.Noop()),
     st.integers(1, 10_000_000).map(lambda ns: workloads.Spin(ns=ns)),
+    st.builds(
+        workloads.Spin,
+        ns=st.integers(1, 60_000_000_000),
+        dist=st.sampled_from(["const", "exp", "lognormal"]),
+        sigma=st.floats(0.01, 4),
+        seed=st.integers(0, 2**64 - 1),
+    ),  # a long spin ends at a stop too
     st.floats(1e-6, 10).map(lambda s: workloads.Timer(interval=round(s, 6) or 1e-6)),
     st.builds(workloads.Syscall),
 )
