@@ -181,6 +181,11 @@ def run_pairs(pairs: list[Pair], ctx: Context) -> list[dict[str, Any]]:
             entry.update(status="skipped", reason=str(why))
             results.append(entry)
             continue
+        except Exception as err:  # a pair that cannot start must not take the others down
+            ctx.log(f"   FAILED {p.name}: {type(err).__name__}: {err}")
+            entry.update(status="failed", reason=f"{type(err).__name__}: {err}")
+            results.append(entry)
+            continue
         try:
             entry.update(measure(run, ctx.reps, ctx.log), status="ok", notes=run.notes,
                          ours_label=run.ours_label, peer_label=run.peer_label)  # fmt: skip

@@ -2,31 +2,54 @@
 (tests/test_numa_in_guest.py, marked numa_guest): a real multi-node kernel on our
 one-node machines. On by default in CI (``CI`` set) and with ``GOLAT_NUMA_GUEST=1``;
 skipped with the reason otherwise, and where a guest cannot be booted (no QEMU, no
-kernel image, not root). ``.ci/numa-guest-setup`` installs what the guest needs."""
+kernel image, not root). ``.ci/numa-guest-setup`` installs what the guest needs.
+
+Both guests boot at once: each mostly keeps one emulated CPU busy (pytest and one worker),
+so on a two-core machine they overlap instead of adding up."""
 
 from __future__ import annotations
 
 import os
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from numa_guest import GUESTS, ROOT, boot, cannot_boot
+from numa_guest import GUESTS, ROOT, GuestResult, boot, cannot_boot
 
 WANTED = os.environ.get("GOLAT_NUMA_GUEST", "1" if os.environ.get("CI") else "0") not in ("", "0")
+
+
+def run_in(guest: str, stop: threading.Event) -> GuestResult:
+    tests = ["tests/test_numa_in_guest.py"]
+    if guest != "2node":  # compare's trials each start a Python process: slow when emulated
+        tests += ["-k", "not compare"]
+    # Plugins the guest tests do not use cost seconds of start-up under emulation.
+    plugins = ["-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:benchmark"]
+    argv = [sys.executable, "-m", "pytest", *plugins, "-m", "numa_guest", "-q", "-rfEs",
+            "--durations=3", *tests]  # fmt: skip
+    return boot(guest, argv, cwd=ROOT, timeout=900, stop=stop)
+
+
+@pytest.fixture(scope="module")
+def guests():
+    """Every guest's run, started together on first use."""
+    why = cannot_boot()
+    if why:
+        pytest.skip(f"cannot boot a NUMA guest here: {why}")
+    stop = threading.Event()
+    with ThreadPoolExecutor(len(GUESTS)) as pool:
+        try:
+            yield {g: pool.submit(run_in, g, stop) for g in sorted(GUESTS)}
+        finally:
+            stop.set()  # guests still running (an interrupted session) are killed
 
 
 @pytest.mark.skipif(not WANTED, reason="NUMA guest tests boot a QEMU guest: set "
                     "GOLAT_NUMA_GUEST=1 (CI does) after .ci/numa-guest-setup")  # fmt: skip
 @pytest.mark.parametrize("guest", sorted(GUESTS))
-def test_placement_in_numa_guest(guest):
-    why = cannot_boot()
-    if why:
-        pytest.skip(f"cannot boot a NUMA guest here: {why}")
-    tests = ["tests/test_numa_in_guest.py"]
-    if guest != "2node":  # compare's trials each start a Python process: slow when emulated
-        tests += ["-k", "not compare"]
-    r = boot(guest, [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-m", "numa_guest",
-                     "-q", "-rfEs", *tests], cwd=ROOT, timeout=900)  # fmt: skip
+def test_placement_in_numa_guest(guest, guests):
+    r = guests[guest].result()
     g = GUESTS[guest]
     print(f"{guest} ({g.nodes} nodes): boot {r.boot_s:.1f} s, total {r.total_s:.1f} s")
     print(r.output)

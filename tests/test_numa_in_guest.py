@@ -12,8 +12,6 @@ import ctypes
 import os
 import re
 import subprocess
-import threading
-import time
 
 import pytest
 from numa_guest import ENV_INSIDE
@@ -86,7 +84,7 @@ def numactl_hardware() -> dict:
 def move_pages(start: int, count: int) -> list[int]:
     """Node of each page from ``start`` (move_pages with no target: a query)."""
     libc = ctypes.CDLL(None, use_errno=True)
-    addrs = (ctypes.c_void_p * count)(*(start + i * PAGE for i in range(count)))
+    addrs = (ctypes.c_void_p * count)(*range(start, start + count * PAGE, PAGE))
     status = (ctypes.c_int * count)()
     if libc.syscall(279, 0, ctypes.c_ulong(count), addrs, None, status, 0) != 0:
         raise OSError(ctypes.get_errno(), "move_pages")
@@ -122,33 +120,21 @@ def anon_vmas(size: int) -> dict[tuple[int, int], dict]:
 
 
 def run_and_look(workload, **settings):
-    """golat.run in a thread while this thread reads the kernel's view of the process's
-    anonymous mappings; then, for each worker's buffer (its address is in the result),
-    the last reading in which every page of the buffer was present. Returns (result, [per
-    worker: {"policy", "by_node" of its mapping, "nodes": move_pages per page,
-    "alone": the mapping is exactly the buffer}])."""
-    box: dict = {}
-
-    def target():  # the thread that calls golat: its state is checked before and after
-        try:
-            box["before"] = thread_state()
-            box["result"] = golat.run(workload, rate=20, duration=2, warmup=0, **settings)
-            box["after"] = thread_state()
-        except BaseException as err:  # re-raised in the test's thread
-            box["error"] = err
-
+    """golat.run, reading the kernel's view of the process's anonymous mappings from the
+    progress callback, three times once requests are served (every worker has built its
+    buffer by then, and the buffers live until the run ends); then, for each worker's
+    buffer (its address is in the result), the last reading that saw it whole. Returns
+    (result, [per worker: {"policy", "by_node" of its mapping, "nodes": move_pages per
+    page, "alone": the mapping is exactly the buffer}])."""
     size = workload.bytes
-    th = threading.Thread(target=target)
-    th.start()
     readings = []
-    while th.is_alive():
-        readings.append(anon_vmas(size))
-        time.sleep(0.1)
-    th.join()
-    if "error" in box:
-        raise box["error"]
-    assert box["after"] == box["before"], "the calling thread was changed by the run"
-    r = box["result"]
+
+    def progress(served: int, elapsed_s: float, planned_s: float) -> None:
+        if served and len(readings) < 3:
+            readings.append(anon_vmas(size))
+
+    # rate: the core counts served requests for progress 64 at a time
+    r = golat.run(workload, rate=100, duration=3, warmup=0, progress=progress, **settings)
     out = []
     for w in r.workers:
         addr = w.extra["workload"]["buffer_addr"]
@@ -158,14 +144,14 @@ def run_and_look(workload, **settings):
                 if start <= addr and addr + size <= end:
                     first = (addr - start) // PAGE
                     nodes = vma["move_pages"][first : first + size // PAGE]
-                    if min(nodes) >= 0:  # every page there: the buffer was built
+                    if min(nodes) >= 0:  # every page there
                         seen = {
                             "policy": vma["policy"],
                             "by_node": vma["by_node"],
                             "nodes": nodes,
                             "alone": (start, end) == (addr, addr + size),
                         }
-        assert seen is not None, f"worker {w.id}'s buffer at {addr:#x} was never seen whole"
+        assert seen is not None, f"worker {w.id}'s buffer at {addr:#x} was not seen whole"
         out.append(seen)
     return r, out
 

@@ -75,20 +75,25 @@ def test_skips_are_printed_and_reported(peers, tmp_path):
         run.ours = lambda: 1 / 0
         return run
 
+    def cannot_start(ctx):
+        raise RuntimeError("golat serve did not start")
+
     pairs = [
         peers.Pair("absent", "a peer that is not there", skip_at_setup, 1),
         peers.Pair("unable", "a peer that cannot run", skip_mid_run, 1),
         peers.Pair("broken", "a pair that fails", broken, 1),
+        peers.Pair("no_start", "a pair whose set-up fails", cannot_start, 1),
         peers.Pair("fine", "a pair that works", lambda ctx: fake_run(peers, calls), 1),
     ]
     ctx = peers.Context(reps=2, quick=True, tools={}, tmp=tmp_path, log=lines.append)
     results = peers.run_pairs(pairs, ctx)
-    assert [r["status"] for r in results] == ["skipped", "skipped", "failed", "ok"]
+    assert [r["status"] for r in results] == ["skipped", "skipped", "failed", "failed", "ok"]
     assert closed == [1]  # a pair's close runs even when it is skipped mid-way
     text = "\n".join(lines)
     assert "SKIPPED absent: fakepeer is not installed" in text
     assert "SKIPPED unable: fakepeer cannot run here" in text
     assert "FAILED broken: ZeroDivisionError" in text
+    assert "FAILED no_start: RuntimeError: golat serve did not start" in text
     report = {"machine": peers.machine(), "started": "now", "reps": 2, "seconds": 1.0,
               "peer_versions": {}, "pairs": results}  # fmt: skip
     md = peers.markdown(report)
