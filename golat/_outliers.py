@@ -10,17 +10,19 @@ between causes in this order, each taking at most what is left:
 1. ``stall``: an injected stall inside the request (known exactly);
 2. ``managed_gc``: a collection golat's managed-GC controller ran (known exactly);
 3. ``gc_pause``: the runtime's stop-the-world GC pauses overlapping the request;
-4. ``queued.<root>``: the time it waited behind earlier requests on its worker, named by
-   what overlapped the backlog most (``stall``, ``managed_gc``, ``gc_pause``, ``gc_mark``;
-   ``other`` when nothing did: a late wake-up or a slow request with no known cause);
+4. ``queued.<root>``: the time it waited behind earlier requests on its worker, until the
+   previous one ended, named by what overlapped the backlog most (``stall``,
+   ``managed_gc``, ``gc_pause``, ``gc_mark``; ``other`` when nothing did: a request slow
+   for no known cause); a queued request's wait after the previous one ended (the worker
+   was not running though it was due) counts as ``late_start`` (8);
 5. ``switched``: the worker's thread had involuntary context switches (the counters
    cover the request and at most ~1 ms before it; an unlocked worker's only when its
    goroutine was on the same thread at both readings): the rest;
 6. ``gc_mark``: a GC mark phase overlapped the request (CPU taken by mark workers,
    assists): up to the overlap;
 7. ``faulted``: major page faults on the worker's thread: the rest;
-8. ``late_start``: it started late on an idle worker (not queued): the worker woke late,
-   its goroutine or thread was not running; up to the start delay;
+8. ``late_start``: it started late while its worker was not busy with another request:
+   the worker woke late, its goroutine or thread was not running; up to that delay;
 9. ``unexplained``: what is left.
 """
 
@@ -38,7 +40,7 @@ CORE_FIELDS = (
     "worker", "intended_ns", "start_ns", "end_ns", "queued_ns", "behind_ns", "stall_ns",
     "managed_gc_ns", "gc_pause_ns", "gc_mark_ns", "behind_stall_ns", "behind_managed_gc_ns",
     "behind_gc_pause_ns", "behind_gc_mark_ns", "switches", "minor_faults", "major_faults",
-    "counters_from_ns",
+    "counters_from_ns", "prev_end_ns",
 )  # fmt: skip
 DTYPE = np.dtype([(name, np.int64) for name in (*CORE_FIELDS, "latency_ns")])
 
@@ -49,9 +51,9 @@ LABELS = {
     "stall": "stall", "managed_gc": "managed GC", "gc_pause": "GC pause",
     "queued.stall": "queued behind a stall", "queued.managed_gc": "queued behind managed GC",
     "queued.gc_pause": "queued behind a GC pause", "queued.gc_mark": "queued behind GC mark",
-    "queued.other": "queued behind a late or slow request", "switched": "thread switched out",
+    "queued.other": "queued behind a slow request", "switched": "thread switched out",
     "gc_mark": "GC mark running", "faulted": "page faults",
-    "late_start": "late start on an idle worker", "unexplained": "unexplained",
+    "late_start": "late start (worker not running)", "unexplained": "unexplained",
 }  # fmt: skip
 # Main causes: what a comparison shows one row for (queued roots summed).
 MAIN = ("stall", "managed_gc", "gc_pause", "queued", "switched", "gc_mark", "faulted",
@@ -68,11 +70,12 @@ def from_records(records: list[dict[str, Any]] | dict[str, list[int]] | None) ->
         n = len(records["worker"])
         out = np.zeros(n, DTYPE)
         for name in CORE_FIELDS:
-            out[name] = records[name]
+            # prev_end_ns came after the first format 5 files: -1 (unknown) there
+            out[name] = records[name] if name in records else -1
     else:
         out = np.zeros(len(records), DTYPE)
         for name in CORE_FIELDS:
-            out[name] = [r[name] for r in records]
+            out[name] = [r.get(name, -1) for r in records]
     out["latency_ns"] = out["end_ns"] - out["intended_ns"]
     return out[np.argsort(-out["latency_ns"], kind="stable")]
 
@@ -97,17 +100,21 @@ def split(o: np.void, baseline_ns: float) -> dict[str, float]:
     take("stall", o["stall_ns"])
     take("managed_gc", o["managed_gc_ns"])
     take("gc_pause", o["gc_pause_ns"])
+    idle = 0.0  # a queued request's wait after the previous request ended
     if o["queued_ns"] > 0:
+        busy = float(o["queued_ns"])
+        if o["prev_end_ns"] >= 0:
+            busy = min(busy, max(0.0, float(o["prev_end_ns"] - o["intended_ns"])))
+        idle = float(o["queued_ns"]) - busy
         behind = {r: float(o[f"behind_{r}_ns"]) for r in ROOTS[:-1]}
         root = max(behind, key=lambda r: behind[r])
-        take(f"queued.{root if behind[root] > 0 else 'other'}", o["queued_ns"])
+        take(f"queued.{root if behind[root] > 0 else 'other'}", busy)
     if o["switches"] > 0:
         take("switched", left)
     take("gc_mark", o["gc_mark_ns"])
     if o["major_faults"] > 0:
         take("faulted", left)
-    if o["queued_ns"] <= 0:
-        take("late_start", o["start_ns"] - o["intended_ns"])
+    take("late_start", idle if o["queued_ns"] > 0 else o["start_ns"] - o["intended_ns"])
     take("unexplained", left)
     return parts
 

@@ -19,7 +19,7 @@ DATA = Path(__file__).resolve().parent / "data"
 
 def outlier(**kw) -> np.void:
     a = np.zeros(1, _outliers.DTYPE)
-    a["behind_ns"] = -1
+    a["behind_ns"] = a["prev_end_ns"] = -1
     for k, v in kw.items():
         a[k] = v
     a["latency_ns"] = a["end_ns"] - a["intended_ns"]
@@ -42,6 +42,12 @@ def test_split_in_order_capped_by_the_excess():
     assert _outliers.split(outlier(start_ns=3_000, end_ns=5_000), 1_000) == {
         "late_start": 3_000, "unexplained": 1_000}  # fmt: skip
     assert _outliers.split(outlier(end_ns=500), 1_000) == {}
+    # queued until the previous request ended at 1 ms; then the worker did not run it
+    # for 3 ms more
+    o = outlier(start_ns=4_000_000, end_ns=4_100_000, queued_ns=4_000_000, behind_ns=0,
+                prev_end_ns=1_000_000)  # fmt: skip
+    assert _outliers.split(o, 0) == {"queued.other": 1e6, "late_start": 3e6,
+                                     "unexplained": 1e5}  # fmt: skip
 
 
 def test_causes_cover_the_tail_by_rank():

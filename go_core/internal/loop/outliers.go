@@ -19,6 +19,7 @@ const maxStalls = 100_000
 type slowState struct {
 	keep        *tail.Keeper // nil: keeps nothing
 	backlogFrom int64        // intended start of the last request that was not queued
+	lastDone    int64        // end of the last request
 	stalls      []tail.Span
 	// The counters of the thread the worker ran on, as last read, and when: an unlocked
 	// worker's goroutine may move to another thread, and a difference counts only when
@@ -62,9 +63,9 @@ func (s *slowState) noteStall(from, to int64) {
 }
 
 // note records a request that made the worker's record.
-func (s *slowState) note(intended, start, done int64, queued bool) {
+func (s *slowState) note(intended, start, done, prevEnd int64, queued bool) {
 	r := tail.Rec{Intended: intended, Start: start, End: done, Queued: queued,
-		BacklogFrom: s.backlogFrom, Switches: -1, MinorFaults: -1, MajorFaults: -1}
+		BacklogFrom: s.backlogFrom, PrevEnd: prevEnd, Switches: -1, MinorFaults: -1, MajorFaults: -1}
 	if s.usageOK {
 		if u, ok := threadstat.Self(); ok {
 			if u.TID == s.usage.TID {

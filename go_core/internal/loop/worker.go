@@ -376,6 +376,8 @@ func (w *worker) Record(intended, start, done int64, class int, queued bool) boo
 	if !queued {
 		w.slow.backlogFrom = intended
 	}
+	prevEnd := w.slow.lastDone
+	w.slow.lastDone = done
 	if intended < r.measureFrom {
 		w.warmup++
 		w.slow.tick(done)
@@ -384,7 +386,7 @@ func (w *worker) Record(intended, start, done int64, class int, queued bool) boo
 	lat := done - intended
 	w.latency.RecordValue(lat)
 	if w.slow.keep.Slow(lat) {
-		w.slow.note(intended, start, done, queued)
+		w.slow.note(intended, start, done, prevEnd, queued)
 	} else {
 		w.slow.tick(done)
 	}

@@ -13,8 +13,9 @@ type Outlier struct {
 	IntendedNs int64 `json:"intended_ns"`
 	StartNs    int64 `json:"start_ns"`
 	EndNs      int64 `json:"end_ns"`
-	QueuedNs   int64 `json:"queued_ns"` // start - intended when queued, else 0
-	BehindNs   int64 `json:"behind_ns"` // -1 when not queued
+	QueuedNs   int64 `json:"queued_ns"`   // start - intended when queued, else 0
+	BehindNs   int64 `json:"behind_ns"`   // -1 when not queued
+	PrevEndNs  int64 `json:"prev_end_ns"` // end of the worker's previous request; -1: none
 	// Overlaps with the request's own span.
 	StallNs     int64 `json:"stall_ns"`
 	ManagedGCNs int64 `json:"managed_gc_ns"`
@@ -83,6 +84,10 @@ func Attribute(worker int, recs []Rec, f *Facts) []Outlier {
 			Worker: worker, IntendedNs: r.Intended - f.Origin, StartNs: r.Start - f.Origin,
 			EndNs: r.End - f.Origin, BehindNs: -1, Switches: r.Switches,
 			MinorFaults: r.MinorFaults, MajorFaults: r.MajorFaults, CountersFromNs: -1,
+			PrevEndNs: -1,
+		}
+		if r.PrevEnd > 0 {
+			o.PrevEndNs = r.PrevEnd - f.Origin
 		}
 		if r.Switches >= 0 {
 			o.CountersFromNs = r.CountersFrom - f.Origin

@@ -19,6 +19,9 @@ type Rec struct {
 	// from then on the worker was late or busy.
 	Queued      bool
 	BacklogFrom int64
+	// PrevEnd is when the worker's previous request ended (0: none): a queued request
+	// waited behind it until then, and for the rest the worker was not running it.
+	PrevEnd int64
 	// Thread counters over [CountersFrom, End] (-1: unknown, e.g. not a locked thread).
 	Switches, MinorFaults, MajorFaults int64
 	CountersFrom                       int64
