@@ -21,8 +21,9 @@ so the table shows the mean waits in µs instead of ratios to P-K.
         [--variants default,poll0.5,notimeline] [--json out.json]
 
 --variants runs golat several ways in the same alternation, to measure suspects: default;
-pollS (the Python thread polls the run every S s instead of 0.05); notimeline (no
-per-interval record, so no sampler goroutine).
+pollS (the Python thread polls the run every S s throughout; poll0.05 was golat's default
+before it slept toward a run's planned end); notimeline (no per-interval record, so no
+sampler goroutine).
 
 Prints, per point, the median (min-max) of each side's mean wait over P-K, and of golat's
 mean wait over C's in the same pair. Target: golat/C <= 1.1 (median) at every point.
@@ -48,8 +49,8 @@ import golat, golat._run
 a = json.loads(sys.argv[1])
 warnings.simplefilter("ignore")
 v = a["variant"]
-if v.startswith("poll"):  # the Python thread polls the run less often
-    golat._run.POLL_S = float(v[4:])
+if v.startswith("poll"):  # the Python thread polls the run every S s
+    golat._run.POLL_S = golat._run.POLL_FAR_S = float(v[4:])
 wl = golat.workloads.Spin(ns=a["service_ns"], dist=a["dist"], sigma=a["sigma"], seed=a["seed"]) \\
     if a["dist"] != "const" else golat.workloads.Spin(ns=a["service_ns"])
 kw = dict(rate=a["rate"], arrivals=a["arrivals"], duration=a["duration"], warmup=a["warmup"],

@@ -198,7 +198,8 @@ def measure(
             included); ``None`` never ends it for errors. A call that raised is still timed.
         floor: also measure the harness floor (see :func:`harness_floor`, about 2000 calls)
             and report it.
-        progress: called about every 50 ms with (calls so far, elapsed s, planned s).
+        progress: called about every 0.2 s (50 ms near the planned end) with (calls so
+            far, elapsed s, planned s).
 
     Returns:
         A :class:`golat.Result`, values in ns. ``result.extra["python"]`` holds

@@ -22,7 +22,16 @@ from .workloads import MemChase, Workload
 
 __all__ = ["Prepared", "Stall", "execute", "prepare", "run"]
 
-POLL_S = 0.05  # how often a running run is polled: bounds Ctrl-C latency and progress rate
+# How often a running run is polled. Ctrl-C does not wait for a poll (it interrupts the
+# sleep); a poll only notices the run's end and feeds progress. Each poll wakes this thread,
+# which then competes with the workers for a CPU: benchmarks/truth.py (--variants poll0.5)
+# measured a pinned worker's involuntary switches at 1,013 with 50 ms polls and 600 with
+# 500 ms ones (medians of 7, ρ 0.8 on a loaded 2-core VM). So a run is polled every POLL_S
+# once its planned end is near or unknown, and before that slept toward it in steps of at
+# most POLL_FAR_S (PROGRESS_S while a progress display is fed).
+POLL_S = 0.05
+POLL_FAR_S = 0.5
+PROGRESS_S = 0.2
 
 Progress = Callable[[int, float, float], None]  # (requests so far, elapsed s, planned s or nan)
 
@@ -163,7 +172,7 @@ def _execute(doc: dict[str, Any], progress: Progress | None, keep_on_interrupt: 
                     progress(served, elapsed_ns / 1e9, planned)
                 if ended:
                     break
-                time.sleep(POLL_S)
+                time.sleep(poll_interval(elapsed_ns / 1e9, planned, progress is not None))
         except KeyboardInterrupt:
             if handle is None:
                 raise
@@ -181,6 +190,15 @@ def _execute(doc: dict[str, Any], progress: Progress | None, keep_on_interrupt: 
     if report.get("error"):
         raise CoreError(f"the run failed in the Go core: {report['error']}")
     return Result.from_core(report, counts, config=doc, environment=_env.collect())
+
+
+def poll_interval(elapsed_s: float, planned_s: float, showing_progress: bool) -> float:
+    """Seconds until the next poll of a run that has run ``elapsed_s`` of ``planned_s``
+    (nan: ends at a request count)."""
+    left = planned_s - elapsed_s
+    if not left > POLL_S:  # near or past the end, or no planned end
+        return POLL_S
+    return min(left, PROGRESS_S if showing_progress else POLL_FAR_S)
 
 
 def stop_and_wait(handle: int) -> None:
@@ -221,7 +239,8 @@ def run(
     Args:
         workload: a :mod:`golat.workloads` workload, e.g. ``Noop()``, ``Spin(ns=10_000)``.
         settings: the run's settings (default: every setting at its default).
-        progress: called about every 50 ms with (requests so far, elapsed s, planned s).
+        progress: called about every 0.2 s (50 ms near the planned end, or when the run
+            ends at a request count) with (requests so far, elapsed s, planned s).
 
     Returns:
         A :class:`golat.Result`; latency values in ns.

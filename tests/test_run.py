@@ -195,3 +195,14 @@ def test_cpu_dma_latency_errors(tmp_path):
             pass
     with _pmqos.cpu_dma_latency(None, str(tmp_path / "absent")):
         pass  # None touches nothing
+
+
+def test_a_run_is_polled_rarely_until_its_planned_end_is_near():
+    from golat._run import POLL_FAR_S, POLL_S, PROGRESS_S, poll_interval
+
+    assert poll_interval(0.0, 60.0, False) == POLL_FAR_S
+    assert poll_interval(0.0, 60.0, True) == PROGRESS_S
+    assert poll_interval(59.9, 60.0, False) == pytest.approx(0.1)  # sleeps to the end
+    assert poll_interval(59.99, 60.0, False) == POLL_S
+    assert poll_interval(61.0, 60.0, True) == POLL_S  # past it: the run is ending
+    assert poll_interval(1.0, float("nan"), False) == POLL_S  # ends at a request count
