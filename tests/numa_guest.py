@@ -219,7 +219,7 @@ mount -t devtmpfs dev /dev
 mkdir -p /dev/shm /dev/pts
 mount -t tmpfs tmpfs /dev/shm
 mount -t tmpfs tmpfs /run
-mount -t tmpfs tmpfs /tmp
+mkdir -p /run/tmp
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 golat_out {out}
 # Automatic NUMA balancing unmaps pages for its hinting faults now and then, and a
 # move_pages query reports such a page as absent: placement, not balancing, is tested.
@@ -254,7 +254,9 @@ def boot(
     initrd = _initramfs(release)
     if env is None:
         env = {k: os.environ[k] for k in ("PATH", "LANG") if k in os.environ}
-    env = {**env, "HOME": "/tmp", "TMPDIR": "/tmp", ENV_INSIDE: guest.name}
+    # The host's /tmp stays visible (read-only, as all of /): a checkout there, and the
+    # virtual environment installed from it, must be found in the guest. Scratch is /run/tmp.
+    env = {**env, "HOME": "/run/tmp", "TMPDIR": "/run/tmp", ENV_INSIDE: guest.name}
     text = command if isinstance(command, str) else shlex.join(command)
     CACHE.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="boot-", dir=CACHE) as out:

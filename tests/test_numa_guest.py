@@ -18,6 +18,10 @@ import pytest
 from numa_guest import GUESTS, ROOT, GuestResult, boot, cannot_boot
 
 WANTED = os.environ.get("GOLAT_NUMA_GUEST", "1" if os.environ.get("CI") else "0") not in ("", "0")
+# Which guests: the two-node one by default. The four-node guest emulates four vCPUs on the
+# host's cores; on our loaded 2-core VM it passed in about 2 minutes on some runs and hung in
+# guest kernel soft lockups on another, so it runs when asked: GOLAT_NUMA_GUESTS=2node,4node.
+CHOSEN = [g for g in os.environ.get("GOLAT_NUMA_GUESTS", "2node").split(",") if g]
 
 
 def run_in(guest: str, stop: threading.Event) -> GuestResult:
@@ -33,21 +37,25 @@ def run_in(guest: str, stop: threading.Event) -> GuestResult:
 
 @pytest.fixture(scope="module")
 def guests():
-    """Every guest's run, started together on first use."""
+    """Every chosen guest's run, started together on first use."""
+    unknown = sorted(set(CHOSEN) - set(GUESTS))
+    if unknown:
+        pytest.fail(f"GOLAT_NUMA_GUESTS names {', '.join(unknown)}; the guests are "
+                    f"{', '.join(sorted(GUESTS))}")  # fmt: skip
     why = cannot_boot()
     if why:
         pytest.skip(f"cannot boot a NUMA guest here: {why}")
     stop = threading.Event()
-    with ThreadPoolExecutor(len(GUESTS)) as pool:
+    with ThreadPoolExecutor(len(CHOSEN)) as pool:
         try:
-            yield {g: pool.submit(run_in, g, stop) for g in sorted(GUESTS)}
+            yield {g: pool.submit(run_in, g, stop) for g in CHOSEN}
         finally:
             stop.set()  # guests still running (an interrupted session) are killed
 
 
 @pytest.mark.skipif(not WANTED, reason="NUMA guest tests boot a QEMU guest: set "
                     "GOLAT_NUMA_GUEST=1 (CI does) after .ci/numa-guest-setup")  # fmt: skip
-@pytest.mark.parametrize("guest", sorted(GUESTS))
+@pytest.mark.parametrize("guest", CHOSEN)
 def test_placement_in_numa_guest(guest, guests):
     r = guests[guest].result()
     g = GUESTS[guest]
