@@ -1,6 +1,6 @@
 """Boot the NUMA guests (tests/numa_guest.py) and run the placement tests inside them
 (tests/test_numa_in_guest.py, marked numa_guest): a real multi-node kernel on our
-one-node machines. On by default in CI (``CI`` set) and with ``GOLAT_NUMA_GUEST=1``;
+one-node machines. On with ``GOLAT_NUMA_GUEST=1`` (not yet in CI: see .ci/run);
 skipped with the reason otherwise, and where a guest cannot be booted (no QEMU, no
 kernel image, not root). ``.ci/numa-guest-setup`` installs what the guest needs.
 
@@ -17,7 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from numa_guest import GUESTS, ROOT, GuestResult, boot, cannot_boot
 
-WANTED = os.environ.get("GOLAT_NUMA_GUEST", "1" if os.environ.get("CI") else "0") not in ("", "0")
+# Off unless asked: a guest run hung in a fresh-clone CI run on our loaded VM (see .ci/run).
+WANTED = os.environ.get("GOLAT_NUMA_GUEST", "0") not in ("", "0")
 # Which guests: the two-node one by default. The four-node guest emulates four vCPUs on the
 # host's cores; on our loaded 2-core VM it passed in about 2 minutes on some runs and hung in
 # guest kernel soft lockups on another, so it runs when asked: GOLAT_NUMA_GUESTS=2node,4node.
@@ -54,7 +55,7 @@ def guests():
 
 
 @pytest.mark.skipif(not WANTED, reason="NUMA guest tests boot a QEMU guest: set "
-                    "GOLAT_NUMA_GUEST=1 (CI does) after .ci/numa-guest-setup")  # fmt: skip
+                    "GOLAT_NUMA_GUEST=1 after .ci/numa-guest-setup")  # fmt: skip
 @pytest.mark.parametrize("guest", CHOSEN)
 def test_placement_in_numa_guest(guest, guests):
     r = guests[guest].result()
