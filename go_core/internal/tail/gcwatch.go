@@ -85,9 +85,11 @@ func (w *Watcher) loop() {
 	g.read()
 	w.unknown = !g.ok
 	prevPoll := clock.Now()
-	markFrom, marking := int64(0), false
+	// markFrom: the poll before the one that first saw the running mark phase;
+	// markSeen: that poll's time, when the phase was certainly running.
+	markFrom, markSeen, marking := int64(0), int64(0), false
 	if g.inMark() {
-		markFrom, marking = prevPoll, true
+		markFrom, markSeen, marking = prevPoll, prevPoll, true
 	}
 	tk := time.NewTicker(time.Duration(w.pollNs))
 	defer tk.Stop()
@@ -100,7 +102,7 @@ func (w *Watcher) loop() {
 		now := clock.Now()
 		g.read()
 		if g.inMark() && !marking {
-			markFrom, marking = prevPoll, true
+			markFrom, markSeen, marking = prevPoll, now, true
 		}
 		if int64(g.cycles) != seen || final {
 			debug.ReadGCStats(&st)
@@ -113,18 +115,22 @@ func (w *Watcher) loop() {
 			for i := len(fresh) - 1; i >= 0; i-- { // oldest first
 				p := fresh[i]
 				w.pauses = append(w.pauses, p)
-				from := markFrom
-				if !marking {
-					from = prevPoll // a whole cycle between two polls
-				}
 				if !g.ok {
 					continue
 				}
-				if from < p.From {
-					w.marks = append(w.marks, Span{Cycle: p.Cycle, From: from, To: p.From})
+				switch {
+				case !marking && max(prevPoll, markFrom) < p.From: // a whole cycle between two polls
+					w.marks = append(w.marks, Span{Cycle: p.Cycle, From: max(prevPoll, markFrom), To: p.From})
+				case marking && markFrom < p.From:
+					w.marks = append(w.marks, Span{Cycle: p.Cycle, From: markFrom, To: p.From})
+				case marking:
+					// The pauses, placed end to end before the cycle's end, reach back past
+					// the poll before the mark was seen: the first pause was long and the
+					// mark short. The mark ran at markSeen; keep what is certain of it.
+					w.marks = append(w.marks, Span{Cycle: p.Cycle, From: markFrom, To: max(markSeen, markFrom+1)})
 				}
 				marking = false
-				markFrom = p.To // the next cycle, if already seen, started after this one
+				markFrom, markSeen = p.To, p.To // the next cycle, if already seen, started after this one
 			}
 			w.mu.Unlock()
 			seen = st.NumGC
