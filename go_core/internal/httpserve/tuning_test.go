@@ -32,13 +32,18 @@ func TestTuningRefused(t *testing.T) {
 // sent back to back over a few stall periods include some that took the stall's length.
 func TestStall(t *testing.T) {
 	s := start(t, `{"version":1,"workers":2,"stall":{"every_ns":100000000,"duration_ns":30000000}}`)
-	end := time.Now().Add(350 * time.Millisecond)
-	for time.Now().Before(end) {
+	// Serve until two stalls came (one every 100 ms: 200 ms on a quiet machine), or 5 s.
+	began := time.Now()
+	for s.Stats().Stalls < 2 && time.Since(began) < 5*time.Second {
 		get(t, s, "/")
 	}
+	took := time.Since(began)
 	st := s.Stats()
 	if st.Stalls < 2 {
-		t.Fatalf("%d stalls in 350 ms at one every 100 ms", st.Stalls)
+		t.Fatalf("%d stalls in %v at one every 100 ms", st.Stalls, took)
+	}
+	if most := 1 + int64(took/(100*time.Millisecond)); st.Stalls > most {
+		t.Fatalf("%d stalls in %v: more than one every 100 ms", st.Stalls, took)
 	}
 	if m := s.Merged().Max(); m < 20e6 {
 		t.Fatalf("longest request %d ns; a request that met a 30 ms stall takes longer", m)
