@@ -250,18 +250,37 @@ class Result:
         return knee(self.steps, percentile, factor) if self.steps else None
 
     @property
+    def backlog_cut_s(self) -> float | None:
+        """When this run stopped serving the backlog of its schedule, in s into the measured
+        window, or None when it ran every request due. A timed open-loop run that is still
+        behind its schedule ``max(1 s, duration / 10)`` after its window does not run the
+        requests due in the window that it has not started by then: they are in no
+        histogram (their latency would have been longer still)."""
+        ns = self.extra.get("backlog_cut_ns")
+        return ns / 1e9 if ns else None
+
+    @property
     def overload(self) -> str | None:
         """Why this run is overloaded, or None: an open-loop run that achieved less than
-        95 % of its target rate. Its requests queued behind each other, so its corrected
-        latencies measure that backlog, not the system."""
-        rate = self.target_rate
-        if not rate or self.requests < 1 or self.achieved_rate >= OVERLOAD_FRACTION * rate:
+        95 % of its target rate, or stopped serving its backlog (:attr:`backlog_cut_s`).
+        Its requests queued behind each other, so its corrected latencies measure that
+        backlog, not the system."""
+        rate, cut = self.target_rate, self.backlog_cut_s
+        if cut is None and (not rate or self.requests < 1
+                            or self.achieved_rate >= OVERLOAD_FRACTION * rate):  # fmt: skip
             return None
-        share = 100 * self.achieved_rate / rate
-        return (f"overloaded: achieved {self.achieved_rate:,.0f} req/s, {share:.0f} % of the "
-                f"target {rate:,.0f} req/s; requests queued behind each other, so the corrected "
-                "latencies measure the backlog, not the system (lower the rate, or add "
-                "workers)")  # fmt: skip
+        text = f"overloaded: achieved {self.achieved_rate:,.0f} req/s"
+        if rate:
+            text += f", {100 * self.achieved_rate / rate:.0f} % of the target {rate:,.0f} req/s"
+        text += ("; requests queued behind each other, so the corrected latencies measure the "
+                 "backlog, not the system (lower the rate, or add workers)")  # fmt: skip
+        if cut is not None:
+            due = round(rate * self.config.get("duration_ns", 0) / 1e9) if rate else 0
+            unrun = (f"{due - self.requests:,} of the {due:,} requests due in the window"
+                     if due > self.requests else "the requests due in the window")  # fmt: skip
+            text += (f". It stopped serving its backlog {cut:.2f} s into the window: {unrun} "
+                     "never ran and are in no percentile")  # fmt: skip
+        return text
 
     def causes(self, percentile: float = 99.9) -> _outliers.TailCauses | None:
         """What explains the requests at or above ``percentile``: their latency above the

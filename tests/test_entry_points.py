@@ -109,9 +109,28 @@ def test_overload_is_stated_warned_and_recorded(recwarn):
     assert golat.Result.from_json(r.to_json()).overload == r.overload
     # the rule itself: at or above 95 % of the target is not overloaded (a live run at a low
     # rate could still fall short on a loaded machine, so the boundary is checked directly)
-    ok = dataclasses.replace(r, achieved_rate=0.95 * r.target_rate)
-    assert ok.overload is None
-    assert dataclasses.replace(r, achieved_rate=0.94 * r.target_rate).overload
+    # (this run is behind by 10x: it also stopped serving its backlog, which alone is overload)
+    extra = {k: v for k, v in r.extra.items() if k != "backlog_cut_ns"}
+    uncut = dataclasses.replace(r, extra=extra)
+    assert r.backlog_cut_s and uncut.backlog_cut_s is None
+    assert dataclasses.replace(uncut, achieved_rate=0.95 * r.target_rate).overload is None
+    assert dataclasses.replace(uncut, achieved_rate=0.94 * r.target_rate).overload
+    assert dataclasses.replace(r, achieved_rate=0.95 * r.target_rate).overload
+
+
+def test_an_overloaded_run_stops_serving_its_backlog():
+    # 20,000 requests of 200 us are due in 0.1 s: 4 s of work for one worker. The run serves
+    # its backlog for 1 s after the window, then stops and says how many never ran.
+    with pytest.warns(OverloadWarning, match="stopped serving its backlog"):
+        r = golat.run(workloads.Spin(ns=200_000), rate=200_000, duration=0.1)
+    assert r.backlog_cut_s is not None and r.backlog_cut_s >= 1.1
+    assert 0 < r.requests < 20_000 and not r.interrupted
+    unrun = f"{20_000 - r.requests:,} of the 20,000 requests due in the window never ran"
+    assert unrun in r.overload
+    back = golat.Result.from_json(r.to_json())
+    assert back.backlog_cut_s == r.backlog_cut_s and back.overload == r.overload
+    # A run that kept up was not cut.
+    assert golat.run(workloads.Noop(), rate=1000, duration=0.05).backlog_cut_s is None
 
 
 def test_overload_on_the_command_line_and_in_measure():

@@ -228,3 +228,31 @@ func BenchmarkNoopClosedLoop(b *testing.B) {
 }
 
 func jsonInt(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+// An overloaded timed run serves its backlog for BacklogGraceNs after the window, then
+// stops and says when: 100,000 requests of 100 us are due in 100 ms (10 s of work).
+func TestOverloadedRunStopsServingItsBacklog(t *testing.T) {
+	const window = 100e6
+	r, err := Start(doc(t, map[string]any{
+		"requests": nil, "rate": 1e6, "duration_ns": window,
+		"workload": map[string]any{"kind": "spin", "ns": 100000},
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, _ := r.Result()
+	if want := int64(window) + BacklogGraceNs(window); rep.BacklogCutNs < want {
+		t.Fatalf("backlog cut at %d ns into the window, want >= %d", rep.BacklogCutNs, want)
+	}
+	if rep.Requests >= 100000 || rep.Requests < 1 || rep.Interrupted {
+		t.Fatalf("%d requests served of 100,000 due, interrupted %v", rep.Requests, rep.Interrupted)
+	}
+	// A run that keeps up is not cut.
+	r, err = Start(doc(t, map[string]any{"requests": nil, "rate": 1000, "duration_ns": 20e6}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep, _ = r.Result(); rep.BacklogCutNs != 0 || rep.Requests != 20 {
+		t.Fatalf("a run within its rate: cut at %d, %d requests (want 0, 20)", rep.BacklogCutNs, rep.Requests)
+	}
+}

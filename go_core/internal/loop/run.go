@@ -82,28 +82,31 @@ type ControllerEvent struct {
 
 // Report is the result document (JSON) that goes with the histogram counts.
 type Report struct {
-	Requests        int64           `json:"requests"`
-	WarmupRequests  int64           `json:"warmup_requests"`
-	LateStarts      int64           `json:"late_starts"`
-	LateThresholdNs int64           `json:"late_threshold_ns"`
-	Stalls          int64           `json:"stalls"`
-	Queued          int64           `json:"queued"`
-	MeasuredNs      int64           `json:"measured_ns"`
-	AchievedRate    float64         `json:"achieved_rate"`
-	Interrupted     bool            `json:"interrupted"`
-	Workers         []WorkerReport  `json:"workers"`
-	GC              GCReport        `json:"gc"`
-	Histograms      []string        `json:"histograms"` // order of the counts blocks
-	CountsLen       int             `json:"counts_len"`
-	Precision       int             `json:"precision"`
-	GOMAXPROCS      int             `json:"gomaxprocs"`
-	GoVersion       string          `json:"go_version"`
-	Error           string          `json:"error,omitempty"`
-	Timeline        *TimelineReport `json:"timeline,omitempty"`
-	Threads         Threads         `json:"threads"`        // the workers' thread settings
-	Pooled          bool            `json:"pooled"`         // ran on a pool's threads
-	TLBShootdowns   int64           `json:"tlb_shootdowns"` // process-wide, in the window; -1: unknown
-	GODEBUG         string          `json:"godebug"`        // as the runtime read it at start-up
+	Requests        int64   `json:"requests"`
+	WarmupRequests  int64   `json:"warmup_requests"`
+	LateStarts      int64   `json:"late_starts"`
+	LateThresholdNs int64   `json:"late_threshold_ns"`
+	Stalls          int64   `json:"stalls"`
+	Queued          int64   `json:"queued"`
+	MeasuredNs      int64   `json:"measured_ns"`
+	AchievedRate    float64 `json:"achieved_rate"`
+	Interrupted     bool    `json:"interrupted"`
+	// BacklogCutNs: when (ns into the window) the run stopped serving the backlog of an
+	// overloaded schedule, its window plus BacklogGraceNs; 0: every arrival was served.
+	BacklogCutNs  int64           `json:"backlog_cut_ns"`
+	Workers       []WorkerReport  `json:"workers"`
+	GC            GCReport        `json:"gc"`
+	Histograms    []string        `json:"histograms"` // order of the counts blocks
+	CountsLen     int             `json:"counts_len"`
+	Precision     int             `json:"precision"`
+	GOMAXPROCS    int             `json:"gomaxprocs"`
+	GoVersion     string          `json:"go_version"`
+	Error         string          `json:"error,omitempty"`
+	Timeline      *TimelineReport `json:"timeline,omitempty"`
+	Threads       Threads         `json:"threads"`        // the workers' thread settings
+	Pooled        bool            `json:"pooled"`         // ran on a pool's threads
+	TLBShootdowns int64           `json:"tlb_shootdowns"` // process-wide, in the window; -1: unknown
+	GODEBUG       string          `json:"godebug"`        // as the runtime read it at start-up
 	// Classes splits latency by outcome (HTTP status ...) for workload.Classifier workloads.
 	Classes []ClassReport `json:"classes,omitempty"`
 	// Steps is a ramp's record, one entry per step (rate_steps only).
@@ -370,6 +373,20 @@ func (r *Run) coordinate() {
 	for _, w := range r.workers {
 		w.openWindow()
 	}
+	var cutAt int64
+	if r.sched != nil && r.cfg.DurationNs > 0 {
+		// An overloaded run stops serving its backlog a while after its window: the
+		// requests due in the window that were not started by then never are.
+		cut := clock.SatAdd(measureFrom, clock.SatAdd(r.cfg.DurationNs, BacklogGraceNs(r.cfg.DurationNs)))
+		t := time.NewTimer(time.Duration(max(0, cut-clock.Now())))
+		select {
+		case <-r.allFinished(&finished):
+		case <-t.C:
+			cutAt = clock.Now()
+			r.halt()
+		}
+		t.Stop()
+	}
 	finished.Wait()
 	endMono := clock.Now()
 	tlbAfter := threadstat.TLBShootdowns()
@@ -464,6 +481,9 @@ func (r *Run) coordinate() {
 	rep.StartUnixNs, rep.WindowUnixNs = t0+wallOffset, measureFrom+wallOffset
 	r.mu.Lock()
 	rep.Interrupted = r.stopped
+	if cutAt > 0 && !r.stopped {
+		rep.BacklogCutNs = cutAt - measureFrom
+	}
 	r.t0 = t0
 	r.result = rep
 	r.mu.Unlock()
@@ -554,3 +574,9 @@ func (r *Run) allFinished(wg *sync.WaitGroup) <-chan struct{} {
 	go func() { wg.Wait(); close(ch) }()
 	return ch
 }
+
+// BacklogGraceNs is how long after its window a timed open-loop run goes on serving the
+// requests due in the window: a tenth of the window, at least 1 s. A run that is still
+// behind then is overloaded; the requests it has not started by then are not run (an
+// overloaded 2 s run at 25 times the rate it could serve took 51 s to serve them all).
+func BacklogGraceNs(durationNs int64) int64 { return max(1_000_000_000, durationNs/10) }
