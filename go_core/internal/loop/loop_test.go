@@ -256,3 +256,23 @@ func TestOverloadedRunStopsServingItsBacklog(t *testing.T) {
 		t.Fatalf("a run within its rate: cut at %d, %d requests (want 0, 20)", rep.BacklogCutNs, rep.Requests)
 	}
 }
+
+// A slow run's progress shows before it ends (the count is published every 64 requests
+// or 50 ms): 20 req/s for 1 s is 20 requests in all.
+func TestProgressOfASlowRun(t *testing.T) {
+	r, err := Start(doc(t, map[string]any{"requests": nil, "rate": 20, "duration_ns": 1e9}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Stop()
+	for {
+		ended, n, _ := r.Poll()
+		if n > 0 && !ended {
+			return
+		}
+		if ended {
+			t.Fatalf("no progress seen before the run ended (%d requests)", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -36,7 +36,8 @@ type worker struct {
 	stalls   int64
 	quota    int64 // measured requests this worker serves; 0: no limit
 	queued   int64 // measured requests due while their worker (or connection) was busy
-	served   int64 // requests completed, warm-up included (published to done every 64)
+	served   int64 // requests completed, warm-up included (published to done every 64, or 50 ms)
+	pubAt    int64 // completion time of the request that last published served
 	run      *Run
 	open     bool                // the run has a schedule (else closed loop)
 	tlOn     bool                // the run keeps a timeline
@@ -353,6 +354,9 @@ func (w *worker) staller(r *Run) func(start int64) {
 	}
 }
 
+// progressNs is the longest a worker keeps its count of served requests unpublished.
+const progressNs = 50_000_000
+
 // end is when the worker's arrivals end (math.MaxInt64: at stop or quota only).
 func (w *worker) end(r *Run) int64 {
 	if r.cfg.DurationNs > 0 {
@@ -366,8 +370,10 @@ func (w *worker) end(r *Run) int64 {
 // goroutine. It returns false once the worker's quota of measured requests is met.
 func (w *worker) Record(intended, start, done int64, class int, queued bool) bool {
 	r := w.run
-	if w.served++; w.served&63 == 0 {
+	// Progress: every 64 requests, and at least every 50 ms for slow runs.
+	if w.served++; w.served&63 == 0 || done-w.pubAt >= progressNs {
 		w.done.Store(w.served)
+		w.pubAt = done
 	}
 	if done >= w.nextCPU {
 		w.sampleCPU()
