@@ -103,6 +103,8 @@ def merge(
     config = dict(first.config)
     config["rate"] = float(sum(float(x.config.get("rate") or 0.0) for x in inputs))
     config["workers"] = len(workers)
+    # An input that stopped serving its backlog makes the whole overloaded.
+    cuts = [x.extra["backlog_cut_ns"] for x in inputs if x.extra.get("backlog_cut_ns")]
     merged = Result(
         latency=total("latency"),
         service=total("service"),
@@ -122,6 +124,7 @@ def merge(
         extra={
             "merged": {"inputs": len(inputs), "labels": names, "notes": notes},
             **_merge_classes(inputs),
+            **({"backlog_cut_ns": max(cuts)} if cuts else {}),
         },
         timeline=timeline,
         steps=_merge_steps(inputs, notes),

@@ -64,6 +64,16 @@ def test_merge_keeps_workers_and_aligns_timelines():
     assert [w.extra["input"] for w in mm.workers] == [0, 0, 1, 2]
 
 
+def test_an_input_that_cut_its_backlog_makes_the_merge_overloaded():
+    a = synthetic_result([[[100, 200]]])
+    b = synthetic_result([[[300]]], hostname="b")
+    b.extra["backlog_cut_ns"] = 1_200_000_000
+    assert golat.merge([a, a]).backlog_cut_s is None
+    m = golat.merge([a, b])
+    assert m.backlog_cut_s == 1.2 and "stopped serving its backlog 1.20 s" in m.overload
+    assert golat.Result.from_json(m.to_json()).overload == m.overload
+
+
 def test_merge_refuses_incompatible_inputs():
     a = synthetic_result([[[100]]])
     with pytest.raises(ConfigError, match="different precisions"):
