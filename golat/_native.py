@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,22 @@ def library_path() -> Path:
     return found[0]
 
 
+def stale_source(library: Path) -> Path | None:
+    """In a source checkout (``go_core/`` beside the package), the newest Go source file
+    changed after ``library`` was built, or None: a core older than its sources decodes
+    the documents of the newer Python side and refuses their new keys as unknown."""
+    root = library.parent.parent / "go_core"
+    if not root.is_dir():
+        return None
+    try:
+        built = library.stat().st_mtime
+        newest = max(((f.stat().st_mtime, f) for f in root.rglob("*.go")
+                      if not f.name.endswith("_test.go")), default=None)  # fmt: skip
+    except OSError:
+        return None
+    return newest[1] if newest and newest[0] > built else None
+
+
 def is_loaded() -> bool:
     """Whether this process has loaded the Go core (and so started a Go runtime)."""
     return _lib is not None
@@ -101,6 +118,11 @@ def _get() -> tuple[Any, Any]:
             ffi = FFI()
             ffi.cdef(CDEF)
             path = library_path()
+            if (src := stale_source(path)) is not None:
+                warnings.warn(errors.StaleCoreWarning(
+                    f"golat's Go core {path.name} is older than {src}: rebuild it with "
+                    "`pip install -e .` (an older core refuses settings it does not know)"),
+                    stacklevel=3)  # fmt: skip
             try:
                 lib = ffi.dlopen(str(path))
             except OSError as err:

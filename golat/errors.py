@@ -22,6 +22,7 @@ __all__ = [
     "StarvationWarning",
     "FleetWarning",
     "OverloadWarning",
+    "StaleCoreWarning",
 ]
 
 
@@ -84,6 +85,11 @@ class FleetError(GolatError, RuntimeError):
 class FleetWarning(GolatWarning, RuntimeWarning):
     """A fleet run is missing some hosts' results (failed or disconnected); the message names
     them and the share of the load that is missing."""
+
+
+class StaleCoreWarning(GolatWarning, RuntimeWarning):
+    """The Go core in a source checkout is older than a Go source file beside it: rebuild
+    it with ``pip install -e .``."""
 
 
 class OverloadWarning(GolatWarning, RuntimeWarning):

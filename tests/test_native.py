@@ -148,3 +148,34 @@ def test_repeated_runs_leak_nothing():
 def test_unknown_handle_is_a_core_error():
     with pytest.raises(errors.CoreError, match="no such run"):
         _native.run_poll(10**12)
+
+
+def test_a_core_older_than_its_go_sources_is_named(tmp_path):
+    lib, src = tmp_path / "golat" / "_golat.so", tmp_path / "go_core" / "internal" / "x.go"
+    lib.parent.mkdir()
+    src.parent.mkdir(parents=True)
+    lib.write_bytes(b"")
+    src.write_text("package x\n")
+    (src.parent / "x_test.go").write_text("package x\n")
+    os.utime(lib, (1000, 1000))
+    os.utime(src, (900, 900))
+    os.utime(src.parent / "x_test.go", (2000, 2000))  # tests are not in the core
+    assert _native.stale_source(lib) is None
+    os.utime(src, (1500, 1500))
+    assert _native.stale_source(lib) == src
+    assert _native.stale_source(tmp_path / "elsewhere" / "_golat.so") is None  # no checkout
+    # Loading such a core warns with what to do; it still loads and runs.
+    real = _native.library_path()
+    copy = lib.with_name(real.name)
+    copy.write_bytes(real.read_bytes())
+    os.utime(copy, (1000, 1000))
+    p = run_python(
+        "import warnings, golat\n"
+        "with warnings.catch_warnings(record=True) as w:\n"
+        "    warnings.simplefilter('always')\n"
+        "    golat.run(golat.workloads.Noop(), requests=10)\n"
+        "print([f'{x.category.__name__}: {x.message}' for x in w])\n",
+        env={**os.environ, "GOLAT_LIBRARY": str(copy)},
+    )
+    assert p.returncode == 0, p.stderr
+    assert "StaleCoreWarning" in p.stdout and "x.go: rebuild it with `pip install -e .`" in p.stdout
