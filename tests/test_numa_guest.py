@@ -31,8 +31,9 @@ def run_in(guest: str, stop: threading.Event) -> GuestResult:
         tests += ["-k", "not compare"]
     # Plugins the guest tests do not use cost seconds of start-up under emulation.
     plugins = ["-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:benchmark"]
-    argv = [sys.executable, "-m", "pytest", *plugins, "-m", "numa_guest", "-q", "-rfEs",
-            "--durations=3", *tests]  # fmt: skip
+    # A test that hangs dumps every thread's Python stack into the output after 120 s.
+    argv = [sys.executable, "-X", "faulthandler", "-m", "pytest", *plugins, "-m", "numa_guest",
+            "-q", "-rfEs", "--durations=3", "-o", "faulthandler_timeout=120", *tests]  # fmt: skip
     return boot(guest, argv, cwd=ROOT, timeout=900, stop=stop)
 
 
