@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ._histogram import Histogram
+from ._render import renderer
 from .errors import ConfigError
 
 if TYPE_CHECKING:
@@ -275,3 +276,10 @@ def _parse_seconds(text: str, what: str) -> int:
     if ns > 10**20:
         raise ConfigError(f"{what} {text!r} is out of range")
     return int(ns.to_integral_value())
+
+
+@renderer("result_hlog")
+def result_hlog(r: Result) -> str:
+    """:meth:`golat.Result.to_hlog` (registered, so that Result needs no import of this
+    module)."""
+    return IntervalLog.from_result(r).to_text()

@@ -367,9 +367,7 @@ class Result:
         A result without interval histograms (no timeline, or read from a version 1 to 3
         file) gives one interval covering the whole measured window. Read it back with
         :func:`golat.read_hlog`, or with any HdrHistogram log reader."""
-        from ._hlog import IntervalLog
-
-        return IntervalLog.from_result(self).to_text()
+        return render("result_hlog", self)
 
     # -- JSON -----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
