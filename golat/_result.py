@@ -276,8 +276,11 @@ class Result:
                  "backlog, not the system (lower the rate, or add workers)")  # fmt: skip
         if cut is not None:
             due = round(rate * self.config.get("duration_ns", 0) / 1e9) if rate else 0
-            unrun = (f"{due - self.requests:,} of the {due:,} requests due in the window"
-                     if due > self.requests else "the requests due in the window")  # fmt: skip
+            # Poisson arrivals: rate x duration is the expected number due, not the count.
+            of = "of ~" if self.config.get("arrivals") == "poisson" else "of the "
+            unrun = "the requests due in the window"
+            if due > self.requests:
+                unrun = f"{due - self.requests:,} {of}{due:,} requests due in the window"
             text += (f". It stopped serving its backlog {cut:.2f} s into the window: {unrun} "
                      "never ran and are in no percentile")  # fmt: skip
         return text

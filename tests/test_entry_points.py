@@ -129,6 +129,9 @@ def test_an_overloaded_run_stops_serving_its_backlog():
     assert unrun in r.overload
     back = golat.Result.from_json(r.to_json())
     assert back.backlog_cut_s == r.backlog_cut_s and back.overload == r.overload
+    # With Poisson arrivals rate x duration is only the expected number due.
+    poisson = dataclasses.replace(r, config={**r.config, "arrivals": "poisson"})
+    assert f"{20_000 - r.requests:,} of ~20,000 requests due" in poisson.overload
     # A run that kept up was not cut.
     assert golat.run(workloads.Noop(), rate=1000, duration=0.05).backlog_cut_s is None
 
