@@ -379,11 +379,16 @@ func (r *Run) coordinate() {
 		// requests due in the window that were not started by then never are.
 		cut := clock.SatAdd(measureFrom, clock.SatAdd(r.cfg.DurationNs, BacklogGraceNs(r.cfg.DurationNs)))
 		t := time.NewTimer(time.Duration(max(0, cut-clock.Now())))
+		done := r.allFinished(&finished)
 		select {
-		case <-r.allFinished(&finished):
+		case <-done:
 		case <-t.C:
-			cutAt = clock.Now()
-			r.halt()
+			select {
+			case <-done: // the last requests ended as the grace did
+			default:
+				cutAt = clock.Now()
+				r.halt()
+			}
 		}
 		t.Stop()
 	}
