@@ -32,17 +32,6 @@ seconds, or ns for `ns`; sizes take KiB/MiB/GiB):
   http:url=/,handler=spin:ns=10us         HTTP to an in-process loopback server
 """
 
-DEFAULT_COMPARE_WORKLOAD = "alloc:size=1KiB,count=16,live_bytes=256MiB"
-
-
-def _compare_preset(quick: bool) -> Any:
-    """What `golat compare` runs unless told otherwise (the settings declare the rest)."""
-    from ._settings import RunSettings
-
-    if quick:
-        return RunSettings(rate=10_000, duration=1.0, warmup=0.3)
-    return RunSettings(rate=10_000, duration=5.0, warmup=1.0)
-
 
 def _version() -> str:
     from ._version import __version__
@@ -53,6 +42,7 @@ def _version() -> str:
 def _parser() -> Any:
     import argparse
 
+    from ._compare import compare_preset
     from ._settings import RUN, SERVE, THREAD, add_flags
 
     p = argparse.ArgumentParser(
@@ -83,8 +73,10 @@ def _parser() -> Any:
         "baseline and whether each difference is beyond trial-to-trial noise.",
         epilog=EPILOG_WORKLOADS, formatter_class=raw,
     )  # fmt: skip
-    cmp.add_argument("workload", nargs="?", default=DEFAULT_COMPARE_WORKLOAD,
-                     help=f"workload (default: {DEFAULT_COMPARE_WORKLOAD})")  # fmt: skip
+    cmp.add_argument("workload", nargs="?", default=None,
+                     help=f"workload (default: {compare_preset(False)[1]}; with --quick "
+                     f"{compare_preset(True)[1]}, so that its 1 s windows hold GC "
+                     "cycles)")  # fmt: skip
     cmp.add_argument(
         "--stages",
         default=None,
@@ -103,7 +95,7 @@ def _parser() -> Any:
                      "2-core machine)")  # fmt: skip
     cmp.add_argument("--baseline", default=None, help="stage to compare with (default: first)")
     cmp.add_argument("--no-trace", action="store_true", help="do not set GODEBUG=gctrace=1")
-    add_flags(cmp, (RUN, THREAD), defaults=_compare_preset(False))
+    add_flags(cmp, (RUN, THREAD), defaults=compare_preset(False)[0])
     _workload_flags(cmp)
     _output_flags(cmp, markdown=True)
     cmp.add_argument(
@@ -327,14 +319,17 @@ def _trial_line(done: int, total: int, trial: Any) -> str:
 
 
 def _cmd_compare(args: Any) -> int:
-    from ._compare import compare, resolve_stages
+    from ._compare import compare, compare_preset, resolve_stages
     from ._comparison import Stage
     from ._settings import RUN, THREAD, from_flags
     from .errors import ComparisonInterrupted
 
+    preset, default_workload = compare_preset(args.quick)
+    if args.workload is None:
+        args.workload = default_workload
     wl = _workload(args)
     _check_outputs(args)
-    settings = _compare_preset(args.quick).replace(**from_flags(args, (RUN, THREAD)))
+    settings = preset.replace(**from_flags(args, (RUN, THREAD)))
     stages: Any = args.stages
     if args.stage:
         stages = resolve_stages(args.stages) if args.stages else []

@@ -81,13 +81,18 @@ def register(sub: Any) -> None:
     frun.add_argument("--slo", default=None, help="bounds on the merged result, e.g. p99<=1ms")
     frun.set_defaults(command_handler=_cmd_fleet_run)
     fcmp = fsub.add_parser("compare", help="golat compare on every host, hosts side by side")
-    fcmp.add_argument("workload", help="workload, e.g. alloc:size=1KiB,count=16")
+    fcmp.add_argument(
+        "workload",
+        nargs="?",
+        default=None,
+        help="workload (default: golat compare's, with --quick its quick one)",
+    )
     fcmp.add_argument(
         "--stages", default=None, help="stages: default names or NAME:key=value (default: all four)"
     )
     fcmp.add_argument("--trials", type=int, default=5, help="trials per stage (default 5)")
     fcmp.add_argument(
-        "--quick", action="store_true", help="1 s trials with 0.3 s warm-up (else 5 s and 1 s)"
+        "--quick", action="store_true", help="golat compare --quick's trials and workload"
     )
     add_flags(fcmp, (RUN, THREAD))  # --rate is per host here
     fcmp.add_argument("--json", metavar="FILE", help="write every host's comparison as JSON")
@@ -177,11 +182,12 @@ def _cmd_fleet_compare(args: Any) -> int:
     import warnings
 
     from . import fleet, workloads
-    from ._settings import RUN, THREAD, RunSettings, from_flags
+    from ._compare import compare_preset
+    from ._settings import RUN, THREAD, from_flags
 
-    wl = workloads.parse(args.workload)
-    preset = RunSettings(duration=1.0, warmup=0.3) if args.quick else RunSettings(warmup=1.0)
-    settings = preset.replace(**from_flags(args, (RUN, THREAD)))
+    preset, default_workload = compare_preset(args.quick)
+    wl = workloads.parse(args.workload or default_workload)
+    settings = preset.replace(**from_flags(args, (RUN, THREAD)))  # the rate is per host
     hosts = args.hosts.split(",") if args.hosts else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=fleet.FleetWarning)

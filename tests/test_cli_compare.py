@@ -101,3 +101,34 @@ def test_compare_custom_stages(capsys):
                "--quiet"])  # fmt: skip
     out = capsys.readouterr().out
     assert rc == 0 and "baseline" in out and " off" in out
+
+
+class _Called(Exception):
+    pass
+
+
+@pytest.mark.parametrize("command", [["compare"], ["fleet", "--scheduler", "tcp://x:1", "compare"]])
+def test_both_compare_commands_take_one_preset(monkeypatch, command):
+    """golat compare and golat fleet compare build from one preset: without a workload the
+    quick one allocates 64 KiB a request in 1 s trials, the full one 16 KiB in 5 s trials;
+    flags still override it."""
+    import golat._compare
+    import golat.fleet
+
+    seen = []
+
+    def record(wl, stages, trials, settings=None, **kw):
+        seen.append((str(wl), settings))
+        raise _Called
+
+    monkeypatch.setattr(golat._compare, "compare", record)
+    monkeypatch.setattr(golat.fleet, "compare", record)
+    for extra, want_wl, want_s in (
+        (["--quick"], "alloc:size=1KiB,count=64,live_bytes=256MiB", (1.0, 0.3)),
+        ([], "alloc:size=1KiB,count=16,live_bytes=256MiB", (5.0, 1.0)),
+        (["spin:ns=1us", "--quick", "--duration", "2s"], "spin:ns=1us", (2.0, 0.3)),
+    ):
+        with pytest.raises(_Called):
+            main([*command, *extra])
+        wl, s = seen.pop()
+        assert (wl, (s.duration, s.warmup), s.rate) == (want_wl, want_s, 10_000.0)
