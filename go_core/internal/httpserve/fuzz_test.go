@@ -1,10 +1,9 @@
 package httpserve
 
 import (
-	"bytes"
-	"encoding/json"
 	"testing"
 
+	"golat/go_core/internal/jsondoc/jsondoctest"
 	"golat/go_core/internal/workload"
 )
 
@@ -30,17 +29,7 @@ func FuzzParseServerDocument(f *testing.F) {
 		if err := c.Validate(); err != nil {
 			t.Fatalf("Parse accepted what Validate refuses: %v", err)
 		}
-		again, err := json.Marshal(c)
-		if err != nil {
-			t.Fatalf("accepted config does not encode: %v", err)
-		}
-		c2, err := Parse(again)
-		if err != nil {
-			t.Fatalf("accepted config refused on re-read: %v\n%s", err, again)
-		}
-		if third, _ := json.Marshal(c2); !bytes.Equal(again, third) {
-			t.Fatalf("config changed on re-read:\n%s\n%s", again, third)
-		}
+		jsondoctest.Rereads(t, c, Parse)
 		if len(c.Handler) > 0 {
 			if wl, err := workload.Decode(c.Handler); err == nil && wl == nil {
 				t.Fatal("nil handler workload without an error")

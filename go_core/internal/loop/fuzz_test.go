@@ -1,13 +1,12 @@
 package loop
 
 import (
-	"bytes"
-	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"testing"
 
 	"golat/go_core/internal/clock"
+	"golat/go_core/internal/jsondoc/jsondoctest"
 )
 
 // FuzzParseRunDocument: whatever the bytes, Parse returns an error or a Config whose time
@@ -33,17 +32,10 @@ func FuzzParseRunDocument(f *testing.F) {
 			return
 		}
 		checkTimeArithmetic(t, c)
-		again, err := json.Marshal(c)
-		if err != nil {
-			t.Fatalf("accepted config does not encode: %v", err)
-		}
-		c2, _, err := Parse(again)
-		if err != nil {
-			t.Fatalf("accepted config refused on re-read: %v\n%s", err, again)
-		}
-		if third, _ := json.Marshal(c2); !bytes.Equal(again, third) {
-			t.Fatalf("config changed on re-read:\n%s\n%s", again, third)
-		}
+		jsondoctest.Rereads(t, c, func(b []byte) (Config, error) {
+			c, _, err := Parse(b)
+			return c, err
+		})
 	})
 }
 
@@ -110,16 +102,6 @@ func FuzzParsePoolDocument(f *testing.F) {
 		if err := d.Threads.validatePool(d.Workers); err != nil {
 			t.Fatalf("ParsePool accepted what NewPool refuses: %v", err)
 		}
-		again, err := json.Marshal(d)
-		if err != nil {
-			t.Fatalf("accepted document does not encode: %v", err)
-		}
-		d2, err := ParsePool(again)
-		if err != nil {
-			t.Fatalf("accepted document refused on re-read: %v\n%s", err, again)
-		}
-		if third, _ := json.Marshal(d2); !bytes.Equal(again, third) {
-			t.Fatalf("document changed on re-read:\n%s\n%s", again, third)
-		}
+		jsondoctest.Rereads(t, d, ParsePool)
 	})
 }
