@@ -7,7 +7,6 @@ import (
 	"math"
 	"runtime"
 	"sync"
-	"time"
 
 	"golat/go_core/internal/clock"
 	"golat/go_core/internal/gcctl"
@@ -78,6 +77,7 @@ type Controller struct {
 	threshold int64
 	idle      Idle
 	stop      chan struct{}
+	wait      *clock.Waiter // sample waits, ended by stop
 	done      chan struct{}
 
 	mu       sync.Mutex
@@ -90,6 +90,7 @@ func Start(cfg Config, memoryLimit int64, idle Idle) *Controller {
 	cfg = cfg.Defaults()
 	var hr gcctl.HeapReader
 	c := &Controller{cfg: cfg, idle: idle, stop: make(chan struct{}), done: make(chan struct{})}
+	c.wait = clock.NewWaiter(c.stop) // the loop's goroutine only
 	h := hr.InUse()
 	c.peakHeap = h
 	c.threshold = cfg.ThresholdBytes
@@ -102,15 +103,6 @@ func Start(cfg Config, memoryLimit int64, idle Idle) *Controller {
 
 // ThresholdBytes is the threshold in force.
 func (c *Controller) ThresholdBytes() int64 { return c.threshold }
-
-func (c *Controller) stopped() bool {
-	select {
-	case <-c.stop:
-		return true
-	default:
-		return false
-	}
-}
 
 // maxSampleNs bounds the time between heap readings.
 const maxSampleNs = 50_000_000
@@ -134,30 +126,27 @@ func nextSample(heap, prevHeap uint64, waitedNs int64, target int64, minNs int64
 
 func (c *Controller) loop(hr *gcctl.HeapReader) {
 	defer close(c.done)
-	t := time.NewTimer(time.Duration(c.cfg.SampleNs))
-	defer t.Stop()
 	// After a collection the heap must grow by a quarter of the threshold before the next
 	// one, so a threshold below the live heap cannot make the controller collect back to back.
 	var floor uint64
 	prev, wait := hr.InUse(), c.cfg.SampleNs
+	next := clock.SatAdd(clock.Now(), wait)
 	for {
-		select {
-		case <-c.stop:
+		if !c.wait.Sleep(next) {
 			return
-		case <-t.C:
 		}
 		h := hr.InUse()
 		c.notePeak(h)
 		target := max(c.threshold, int64(floor))
 		wait = nextSample(h, prev, wait, target, c.cfg.SampleNs)
 		prev = h
-		t.Reset(time.Duration(wait))
+		next = clock.SatAdd(clock.Now(), wait)
 		if int64(h) < c.threshold || h < floor {
 			continue
 		}
 		passed := clock.Now()
 		inGap := c.waitForGap(passed)
-		if c.stopped() {
+		if c.wait.Stopped() {
 			return
 		}
 		start := clock.Now()
@@ -166,7 +155,7 @@ func (c *Controller) loop(hr *gcctl.HeapReader) {
 		after, cycle := hr.InUseAndCycles()
 		floor = after + uint64(c.threshold/4)
 		prev, wait = after, c.cfg.SampleNs
-		t.Reset(time.Duration(wait))
+		next = clock.SatAdd(end, wait)
 		c.mu.Lock()
 		c.events = append(c.events, Event{
 			StartNs: start, EndNs: end, WaitedNs: start - passed, InGap: inGap,
@@ -188,7 +177,7 @@ func (c *Controller) waitForGap(from int64) bool {
 		if c.idle(now) >= c.cfg.MinGapNs {
 			return true
 		}
-		if now >= deadline || c.stopped() {
+		if now >= deadline || c.wait.Stopped() {
 			return false
 		}
 		runtime.Gosched()
